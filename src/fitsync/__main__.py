@@ -1,0 +1,3 @@
+from fitsync.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""The composition root: builds every port and runtime from settings."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fitsync.gyms import public as gyms
+from fitsync.identity import public as identity
+from fitsync.identity.domain import Argon2Params, Passwords
+from fitsync.identity.service import Throttle
+from fitsync.kernel.auth import TokenService
+from fitsync.kernel.db import make_engine, make_sessionmaker, transaction
+from fitsync.kernel.outbox import EventBus
+from fitsync.kernel.redis import Keys, make_redis
+from fitsync.settings import Settings
+
+
+def load_handlers() -> None:
+    """Import the modules that register event consumers."""
+    from fitsync.gyms import handlers as _gyms  # noqa: F401
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis
+    keys: Keys
+    bus: EventBus
+    tokens: TokenService
+    identity: identity.IdentityRuntime
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings) -> Container:
+    """Wire the application; nothing connects until first used."""
+    assert settings.database_url, "store URLs must be resolved first"
+    assert settings.redis_url, "store URLs must be resolved first"
+    load_handlers()
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessionmaker = make_sessionmaker(engine)
+    redis = make_redis(settings.redis_url)
+    keys = Keys(settings.redis_prefix)
+
+    async def session_is_active(sid: uuid.UUID) -> bool:
+        async with transaction(sessionmaker, all_gyms=True) as session:
+            return await identity.session_is_active(session, sid)
+
+    tokens = TokenService(
+        secret=settings.resolved_secret_key(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_ttl=timedelta(minutes=settings.access_token_minutes),
+        redis=redis,
+        keys=keys,
+        session_is_active=session_is_active,
+    )
+    passwords = Passwords(
+        Argon2Params(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        )
+    )
+    identity_rt = identity.IdentityRuntime(
+        gyms=gyms.directory,
+        passwords=passwords,
+        tokens=tokens,
+        redis=redis,
+        keys=keys,
+        refresh_ttl=timedelta(days=settings.refresh_token_days),
+        throttle=Throttle(
+            max_failures_account=settings.login_max_failures_account,
+            max_failures_ip=settings.login_max_failures_ip,
+            window_seconds=settings.login_window_seconds,
+        ),
+        public_url=settings.public_url,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        redis=redis,
+        keys=keys,
+        bus=EventBus(redis, keys),
+        tokens=tokens,
+        identity=identity_rt,
+    )

@@ -1,0 +1,182 @@
+"""The ``fitsync`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fitsync.kernel import migrate as migrations
+from fitsync.kernel.embedded import EmbeddedError, embedded_stores
+from fitsync.settings import Settings
+
+app = typer.Typer(
+    help="FitSync: the open-source platform for gyms, studios and personal trainers.\n\n"
+    "Configuration comes from FITSYNC_* environment variables. Without FITSYNC_DATABASE_URL"
+    " and FITSYNC_REDIS_URL, FitSync runs embedded PostgreSQL and Redis under"
+    " FITSYNC_DATA_DIR (default ~/.fitsync).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _stores(settings: Settings) -> Iterator[Settings]:
+    """Resolve store URLs, starting embedded stores for the unset ones; migrate those."""
+    need_pg, need_redis = not settings.database_url, not settings.redis_url
+    if not (need_pg or need_redis):
+        yield settings
+        return
+    console.print(f"[dim]Starting embedded stores in {settings.data_dir} …[/dim]")
+    try:
+        with embedded_stores(settings.data_dir, postgres=need_pg, redis=need_redis) as urls:
+            assert urls is not None
+            if need_pg:
+                settings.database_url = urls.database_url
+                console.print("[dim]Applying migrations …[/dim]")
+                migrations.upgrade(urls.database_url)
+            if need_redis:
+                settings.redis_url = urls.redis_url
+            yield settings
+        console.print("[dim]Embedded stores stopped.[/dim]")
+    except EmbeddedError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    settings.public_url = os.environ.get("FITSYNC_PUBLIC_URL", f"http://{host}:{port}")
+    # Worker processes read their settings from the environment.
+    os.environ.update(
+        FITSYNC_DATABASE_URL=settings.database_url or "",
+        FITSYNC_REDIS_URL=settings.redis_url or "",
+        FITSYNC_SECRET_KEY=settings.resolved_secret_key(),
+        FITSYNC_PUBLIC_URL=settings.public_url,
+    )
+    console.print(f"FitSync is serving on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
+    uvicorn.run(
+        "fitsync.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+Workers = Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")]
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
+    """Run the HTTP API (and the background worker) until interrupted."""
+    with _stores(Settings()) as settings:
+        _serve(settings, host, port, workers)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (the embedded database is migrated on every start)."""
+    settings = Settings()
+    if settings.database_url:
+        migrations.upgrade(settings.database_url)
+        console.print("Migrations applied.")
+        return
+    with _stores(settings):
+        console.print("Migrations applied.")
+
+
+@app.command()
+def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
+    """Seed a demo gym (owner, two trainers, clients), print the logins, and serve."""
+    from fitsync import demo as demo_data
+    from fitsync.bootstrap import build_container
+
+    with _stores(Settings()) as settings:
+
+        async def seed() -> list[demo_data.DemoLogin]:
+            container = build_container(settings)
+            try:
+                return await demo_data.seed(container)
+            finally:
+                await container.close()
+
+        logins = asyncio.run(seed())
+        table = Table(title=f"Demo logins (password for all: {demo_data.DEMO_PASSWORD})")
+        for column in ("role", "email", "name"):
+            table.add_column(column)
+        for login in logins:
+            table.add_row(login.role, login.email, login.name)
+        Console().print(table)
+        _serve(settings, host, port, workers)
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The admin's email (their login).")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="At least 10 characters.")
+    ],
+    first_name: Annotated[str, typer.Option()] = "Platform",
+    last_name: Annotated[str, typer.Option()] = "Admin",
+) -> None:
+    """Create a platform admin (who can then create gyms and their owners)."""
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
+    from fitsync.bootstrap import build_container
+    from fitsync.identity import public as identity
+    from fitsync.kernel.auth import Role
+    from fitsync.kernel.db import transaction
+    from fitsync.kernel.errors import AppError
+
+    try:
+        TypeAdapter(EmailStr).validate_python(email)
+    except ValidationError:
+        console.print(f"[red]error:[/red] {email!r} is not a valid email address")
+        raise typer.Exit(2) from None
+
+    with _stores(Settings()) as settings:
+
+        async def create() -> None:
+            container = build_container(settings)
+            try:
+                async with transaction(container.sessionmaker, all_gyms=True) as session:
+                    await identity.create_user(
+                        session,
+                        container.identity,
+                        actor_id=None,
+                        email=email,
+                        first_name=first_name,
+                        last_name=last_name,
+                        role=Role.admin,
+                        gym_id=None,
+                        password=password,
+                    )
+            finally:
+                await container.close()
+
+        try:
+            asyncio.run(create())
+        except AppError as exc:
+            console.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(2) from None
+    console.print(f"Admin {email} created.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Gyms publish no events yet; they react to ``user.registered`` (see handlers.py)."""

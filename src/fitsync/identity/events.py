@@ -1,0 +1,3 @@
+"""Events identity publishes (names from ARCHITECTURE.md)."""
+
+USER_REGISTERED = "user.registered"

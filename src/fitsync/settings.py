@@ -1,0 +1,61 @@
+"""Settings from ``FITSYNC_*`` environment variables (and an optional ``.env`` file)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FITSYNC_", env_file=".env", extra="ignore")
+
+    # Stores. Unset URLs mean "start the embedded store under data_dir".
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".fitsync")
+    redis_prefix: str = "fitsync:"
+    db_pool_size: int = 10
+
+    # Security. Unset secret_key means "generate one and keep it in data_dir".
+    secret_key: str | None = None
+    jwt_issuer: str = "fitsync"
+    jwt_audience: str = "fitsync-api"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 7
+    # argon2id, OWASP's minimum: 19 MiB memory, 2 iterations, 1 lane.
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    login_max_failures_account: int = 5
+    login_max_failures_ip: int = 30
+    login_window_seconds: int = 900
+
+    # HTTP
+    max_body_bytes: int = 1024 * 1024
+    public_url: str = "http://127.0.0.1:8000"
+
+    # In-process worker (outbox relay, event consumers, scheduled jobs).
+    run_worker: bool = True
+    relay_interval_seconds: float = 0.5
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept (0600) in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process created it first
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+        self.secret_key = key
+        return key

@@ -16,8 +16,7 @@ from sqlalchemy import text
 
 from fitsync import __version__
 from fitsync.bootstrap import Container, build_container
-from fitsync.gyms.endpoints import router as gyms_router
-from fitsync.identity.endpoints import router as identity_router
+from fitsync.contexts import modules
 from fitsync.kernel import errors, migrate
 from fitsync.kernel.embedded import embedded_stores
 from fitsync.kernel.http import BodyLimit
@@ -86,8 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     api = APIRouter(prefix="/api/v1")
-    api.include_router(identity_router)
-    api.include_router(gyms_router)
+    for module in modules("endpoints"):
+        api.include_router(module.router)
     app.include_router(api)
     app.include_router(_health_router())
     return app

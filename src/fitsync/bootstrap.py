@@ -9,6 +9,7 @@ from datetime import timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fitsync.contexts import modules
 from fitsync.gyms import public as gyms
 from fitsync.identity import public as identity
 from fitsync.identity.domain import Argon2Params, Passwords
@@ -22,7 +23,7 @@ from fitsync.settings import Settings
 
 def load_handlers() -> None:
     """Import the modules that register event consumers."""
-    from fitsync.gyms import handlers as _gyms  # noqa: F401
+    modules("handlers")
 
 
 @dataclass

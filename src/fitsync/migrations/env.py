@@ -8,13 +8,13 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fitsync.gyms import models as _gyms  # noqa: F401 - registers the tables
-from fitsync.identity import models as _identity  # noqa: F401
-from fitsync.kernel import outbox as _outbox  # noqa: F401
+from fitsync.contexts import modules
+from fitsync.kernel import outbox as _outbox  # noqa: F401 - registers the kernel's tables
 from fitsync.kernel.db import Base
 
+modules("models")  # registers every context's tables
 target_metadata = Base.metadata
-SCHEMAS = {"kernel", "identity", "gyms"}
+SCHEMAS = {table.schema for table in target_metadata.tables.values()}
 
 
 def _include_name(name: str | None, type_: str, _parent: object) -> bool:

@@ -24,7 +24,7 @@ from fitsync.kernel.http import DbSession
 router = APIRouter(tags=["gyms"])
 
 
-def _identity(request: Request) -> IdentityRuntime:
+async def _identity(request: Request) -> IdentityRuntime:
     rt = request.app.state.container.identity
     assert isinstance(rt, IdentityRuntime)
     return rt

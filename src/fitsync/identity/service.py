@@ -310,29 +310,21 @@ async def session_is_active(session: AsyncSession, sid: uuid.UUID) -> bool:
 # -- profiles ------------------------------------------------------------------------
 
 
-def _profile_key(rt: IdentityRuntime, user_id: uuid.UUID) -> str:
+def profile_key(rt: IdentityRuntime, user_id: uuid.UUID) -> str:
+    """Where the JSON of a user's profile is cached (GET /users/me)."""
     return rt.keys("profile", user_id)
-
-
-async def cached_profile(rt: IdentityRuntime, user_id: uuid.UUID) -> str | None:
-    """The caller's profile as JSON from Redis, or None (a miss, or Redis down)."""
-    try:
-        value = await rt.redis.get(_profile_key(rt, user_id))
-    except RedisError:
-        return None
-    return str(value) if value is not None else None
 
 
 async def _cache_profile(rt: IdentityRuntime, profile: UserOut) -> None:
     with contextlib.suppress(RedisError):
         await rt.redis.set(
-            _profile_key(rt, profile.id), profile.model_dump_json(), ex=PROFILE_CACHE_SECONDS
+            profile_key(rt, profile.id), profile.model_dump_json(), ex=PROFILE_CACHE_SECONDS
         )
 
 
 async def _forget_profile(rt: IdentityRuntime, user_id: uuid.UUID) -> None:
     try:
-        await rt.redis.delete(_profile_key(rt, user_id))
+        await rt.redis.delete(profile_key(rt, user_id))
     except RedisError as exc:
         log.warning("could not drop the cached profile of %s: %s", user_id, exc)
 

@@ -129,19 +129,35 @@ class TokenService:
             await pipe.execute()
 
     async def authenticate(self, token: str) -> Principal:
+        principal, _ = await self.authenticate_and_get(token, lambda _p: [])
+        return principal
+
+    async def authenticate_and_get(
+        self, token: str, keys: Callable[[Principal], list[str]]
+    ) -> tuple[Principal, list[str | None]]:
+        """Check the token, and read ``keys(principal)`` in the same Redis round trip.
+
+        A hot endpoint (GET /users/me) gets its cached answer with no extra latency.
+        The extra values are None when Redis is down.
+        """
         principal = self.decode(token)
+        extra = keys(principal)
         try:
-            revoked = bool(await self.redis.exists(self._revoked_key(principal.session_id)))
+            revoked, *values = await self.redis.mget(
+                self._revoked_key(principal.session_id), *extra
+            )
         except (RedisError, OSError):
             if self.session_is_active is None:
                 raise
-            revoked = not await self.session_is_active(principal.session_id)
-        if revoked:
+            revoked, values = None, [None] * len(extra)
+            if not await self.session_is_active(principal.session_id):
+                revoked = "1"
+        if revoked is not None:
             raise Unauthorized("The session has ended; sign in again")
-        return principal
+        return principal, [None if v is None else str(v) for v in values]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -152,7 +168,7 @@ def _bearer(request: Request) -> str | None:
 
 
 async def optional_principal(request: Request) -> Principal | None:
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         return None
     principal = await request.app.state.container.tokens.authenticate(token)

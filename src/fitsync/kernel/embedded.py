@@ -91,6 +91,8 @@ def _socket_dir(base: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child (a zombie)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

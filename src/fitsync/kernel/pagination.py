@@ -45,7 +45,7 @@ def decode_cursor(cursor: str) -> list[Any]:
     return key
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PageParams:

@@ -11,8 +11,6 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from fitsync.kernel.auth import Role
-
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
@@ -80,7 +78,3 @@ def new_opaque_token() -> tuple[str, bytes]:
 
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
-
-
-def roles_gym_owner_may_create() -> frozenset[Role]:
-    return frozenset({Role.trainer, Role.client})

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.identity import service
 from fitsync.identity.models import User
 from fitsync.identity.schemas import UserOut as UserInfo
 from fitsync.identity.service import IdentityRuntime
-from fitsync.kernel.auth import Role
 
 __all__ = ["IdentityRuntime", "UserInfo", "create_user", "get_user", "session_is_active"]
 
@@ -23,10 +21,3 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> UserInfo | None
     """A user of the transaction's gym (row-level security applies), or None."""
     user = await session.get(User, user_id)
     return service.user_out(user) if user else None
-
-
-async def list_user_ids(session: AsyncSession, *, gym_id: uuid.UUID, role: Role) -> list[uuid.UUID]:
-    rows = await session.execute(
-        select(User.id).where(User.gym_id == gym_id, User.role == role.value)
-    )
-    return list(rows.scalars())

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from fitsync import __version__
@@ -22,6 +23,7 @@ from fitsync.kernel.embedded import embedded_stores
 from fitsync.kernel.http import BodyLimit
 from fitsync.kernel.outbox import run_worker
 from fitsync.settings import Settings
+from fitsync.web import pages
 
 log = logging.getLogger("fitsync")
 
@@ -82,13 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    errors.install(app)
+    errors.install(app, html=pages.error_page)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     api = APIRouter(prefix="/api/v1")
     for module in modules("endpoints"):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(_health_router())
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("fitsync.web", "static")]), name="static")
     return app
 
 

@@ -112,8 +112,11 @@ async def list_users(
     session: DbSession,
     page: Paging,
     role: Annotated[Role | None, Query()] = None,
+    gym_id: Annotated[uuid.UUID | None, Query(description="admins: one gym's users")] = None,
 ) -> Page[UserOut]:
-    return await service.list_users(session, principal=principal, role=role, page=page)
+    return await service.list_users(
+        session, principal=principal, role=role, page=page, gym_id=gym_id
+    )
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=CreatedUserOut)

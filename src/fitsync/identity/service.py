@@ -370,13 +370,23 @@ async def access_user(session: AsyncSession, *, principal: Principal, user_id: u
 
 
 async def list_users(
-    session: AsyncSession, *, principal: Principal, role: Role | None, page: PageParams
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    role: Role | None,
+    page: PageParams,
+    gym_id: uuid.UUID | None = None,
 ) -> Page[UserOut]:
+    """Users in creation order; a gym owner sees their gym's, an admin any gym's or all."""
     query = select(User).order_by(User.created_at, User.id).limit(page.limit + 1)
     if not principal.is_admin:
         if principal.role is not Role.gym_owner:
             raise Forbidden("Only admins and gym owners can list users")
-        query = query.where(User.gym_id == principal.gym_id)
+        if gym_id not in (None, principal.gym_id):
+            raise NotFound("No such gym")
+        gym_id = principal.gym_id
+    if gym_id is not None:
+        query = query.where(User.gym_id == gym_id)
     if role is not None:
         query = query.where(User.role == role.value)
     if page.after:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 log = logging.getLogger("fitsync")
 
@@ -109,6 +111,9 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
 def _loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
     return [p if isinstance(p, int | str) else str(p) for p in loc]
 
@@ -150,8 +155,27 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "An unexpected error occurred; it has been logged.")
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unhandled)
+HtmlErrors = Callable[[Request, int, str, str], Awaitable[Response]]
+
+
+def install(app: FastAPI, *, html: HtmlErrors | None = None) -> None:
+    """Render errors as problem+json; outside ``/api`` as HTML pages when ``html`` is given."""
+
+    def choose(json_handler: Handler) -> Handler:
+        async def handler(request: Request, exc: Exception) -> Response:
+            response = await json_handler(request, exc)
+            if html is None or request.url.path.startswith(("/api/", "/healthz", "/readyz")):
+                return response
+            body = json.loads(bytes(response.body))
+            page = await html(request, response.status_code, body["title"], body["detail"])
+            for name in ("retry-after", "www-authenticate"):
+                if name in response.headers:
+                    page.headers[name] = response.headers[name]
+            return page
+
+        return handler
+
+    app.add_exception_handler(AppError, choose(_app_error))
+    app.add_exception_handler(RequestValidationError, choose(_validation_error))
+    app.add_exception_handler(StarletteHTTPException, choose(_http_error))
+    app.add_exception_handler(Exception, choose(_unhandled))

@@ -70,11 +70,25 @@ def _fold(value: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def singular(word: str) -> str:
+    """A light English singular for words of 5+ letters ("squats", "crunches", "curls").
+
+    Shorter words are kept: they are often a prefix being typed ("pres" → press).
+    """
+    if len(word) < 5 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
 def search_terms(q: str) -> SearchTerms | None:
     """Parse a free-text query; None when it holds no searchable word."""
     words: list[str] = []
     for word in _WORD.findall(_fold(q))[:MAX_QUERY_WORDS]:
-        words.extend(SYNONYMS.get(word, word).split())
+        words.extend(singular(w) for w in SYNONYMS.get(word, word).split())
     if not words:
         return None
     tsquery = " & ".join([*words[:-1], f"{words[-1]}:*"])

@@ -111,8 +111,7 @@ CREATE INDEX ix_exercises_compact_trgm ON training.exercises
     USING gin (terms_compact gin_trgm_ops);
 CREATE INDEX ix_exercises_muscles ON training.exercises
     USING gin ((primary_muscles || secondary_muscles));
-CREATE INDEX ix_exercises_gym_name ON training.exercises (gym_id, name, id)
-    WHERE deleted_at IS NULL;
+CREATE INDEX ix_exercises_gym_name ON training.exercises (gym_id, name, id);
 CREATE INDEX ix_exercises_base_id ON training.exercises (base_id) WHERE base_id IS NOT NULL;
 CREATE UNIQUE INDEX uq_exercises_gym_name ON training.exercises (gym_id, training.norm(name))
     WHERE deleted_at IS NULL AND gym_id IS NOT NULL;
@@ -265,6 +264,27 @@ CREATE TABLE training.ratings (
 );
 """
 
+# Search candidates. Row-level security keeps PostgreSQL from using an index for a
+# non-leakproof operator (@@, <<%, LIKE) before the policy's check, so under RLS every
+# search would scan the whole table. This SECURITY DEFINER function reads the indexes
+# and applies the same tenant rule as the policy itself; the caller's query then joins
+# the returned ids back under RLS, so the policy still backs every row up.
+CANDIDATES = """
+CREATE FUNCTION training.exercise_candidates(tsq tsquery, qtext text, inside text)
+    RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE ROWS 100
+    SET search_path = pg_catalog, public
+    SET pg_trgm.strict_word_similarity_threshold = 0.35
+AS $$
+    SELECT e.id FROM training.exercises e
+    WHERE (e.search_vector @@ tsq OR qtext <<% e.terms_norm OR e.terms_compact LIKE inside)
+      AND e.deleted_at IS NULL
+      AND (e.gym_id IS NULL
+           OR current_setting('app.all_gyms', true) = 'on'
+           OR e.gym_id = nullif(current_setting('app.gym_id', true), '')::uuid)
+$$
+"""
+
 TENANT_TABLES = (
     "training.trainer_clients",
     "training.workouts",
@@ -302,10 +322,14 @@ def upgrade() -> None:
         f" USING (gym_id IS NULL OR {_TENANT}) WITH CHECK ({_TENANT})"
     )
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON training.exercises TO {APP_ROLE}")
+    op.execute(CANDIDATES)
+    op.execute("REVOKE ALL ON FUNCTION training.exercise_candidates FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION training.exercise_candidates TO {APP_ROLE}")
     for table in TENANT_TABLES:
         for statement in rls_policy_sql(table):
             op.execute(statement)
     library.load_sync(op.get_bind())
+    op.execute("ANALYZE training.exercises")
 
 
 def downgrade() -> None:

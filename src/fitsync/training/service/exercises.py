@@ -18,8 +18,12 @@ rank (higher first; ties by name): the sum of
     * the trigram similarity of the query to the closest whole name or alias — which
       favours the exercise whose name *is* the query ("Barbell Squat", alias "squat")
       over longer ones that merely contain it ("Barbell Squat To A Bench");
-    * a bonus when the glued query equals a glued name/alias (1.0), starts one (0.4),
-      or is inside one (0.2).
+    * a bonus when the glued query equals a glued name/alias (3.0), starts one (0.4),
+      or is inside one (0.2): typing a name or alias, spaced or not, is the strongest
+      signal there is.
+
+The typo threshold is lowered from pg_trgm's 0.5 to 0.35 (in the candidates function) so
+that transpositions ("deadlfit") still find their exercise.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.kernel import clock
 from fitsync.kernel.auth import Principal
-from fitsync.kernel.db import unique_violation
+from fitsync.kernel.db import APP_ROLE, unique_violation
 from fitsync.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from fitsync.kernel.pagination import Page, PageParams, encode_cursor
 from fitsync.training.domain import SearchTerms, search_terms
@@ -49,6 +53,7 @@ from fitsync.training.schemas import (
 from fitsync.training.service.people import WRITERS
 
 MAX_SEARCH_OFFSET = 1000
+NO_GYM = uuid.UUID(int=0)
 
 SUMMARY_COLUMNS = (
     "e.id, e.name, e.category, e.level, e.equipment, e.primary_muscles, e.secondary_muscles,"
@@ -59,21 +64,19 @@ SCORE_SQL = """
     2.0 * ts_rank('{0.05, 0.2, 0.5, 1.0}', e.search_vector, to_tsquery('english', :tsq))
     + strict_word_similarity(:qtext, e.terms_norm)
     + (SELECT max(similarity(:qtext, training.norm(t))) FROM unnest(e.name || e.aliases) t)
-    + CASE WHEN e.terms_compact LIKE :exact THEN 1.0
+    + CASE WHEN e.terms_compact LIKE :exact THEN 3.0
            WHEN e.terms_compact LIKE :starts THEN 0.4
            WHEN e.terms_compact LIKE :inside THEN 0.2
            ELSE 0 END
 """
 
 
-def _match_sql(terms: SearchTerms) -> str:
-    clauses = [
-        "e.search_vector @@ to_tsquery('english', :tsq)",
-        ":qtext <<% e.terms_norm",
-    ]
-    if terms.contains_pattern:
-        clauses.append("e.terms_compact LIKE :inside")
-    return "(" + " OR ".join(clauses) + ")"
+# The candidates come from training.exercise_candidates (migration 0100), which reads the
+# three indexes; see there why a function. Row-level security still filters the result.
+MATCH_SQL = (
+    "e.id IN (SELECT training.exercise_candidates("
+    "to_tsquery('english', :tsq), :qtext, CAST(:pattern AS text)))"
+)
 
 
 async def list_muscles(session: AsyncSession) -> list[MuscleOut]:
@@ -84,11 +87,6 @@ async def list_muscles(session: AsyncSession) -> list[MuscleOut]:
 async def list_equipment(session: AsyncSession) -> list[EquipmentOut]:
     rows = await session.execute(select(Equipment).order_by(Equipment.name))
     return [EquipmentOut.model_validate(e) for e in rows.scalars()]
-
-
-def _visible_gym(principal: Principal) -> uuid.UUID | None:
-    """Whose exercises the caller sees besides the library (admins: the library only)."""
-    return principal.gym_id
 
 
 async def list_exercises(
@@ -103,8 +101,8 @@ async def list_exercises(
     category: str | None,
 ) -> Page[ExerciseSummary]:
     """Search (ranked) or browse (by name) the library plus the caller's gym's exercises."""
-    params: dict[str, Any] = {"gym": _visible_gym(principal), "limit": page.limit + 1}
-    where = ["(e.gym_id IS NULL OR e.gym_id = :gym)", "e.deleted_at IS NULL"]
+    where, params = _visible(principal)
+    params["limit"] = page.limit + 1
     if muscle:
         where.append("(e.primary_muscles || e.secondary_muscles) @> ARRAY[CAST(:muscle AS text)]")
         params["muscle"] = slug(muscle)
@@ -122,21 +120,9 @@ async def list_exercises(
         return Page[ExerciseSummary](items=[])
     if terms is not None:
         offset = search_offset(page)
-        where.append(_match_sql(terms))
-        params.update(
-            tsq=terms.tsquery,
-            qtext=terms.text,
-            exact=f"%|{terms.compact}|%",
-            starts=f"%|{terms.compact}%",
-            inside=f"%{terms.compact}%",
-            offset=offset,
-        )
-        sql = (
-            f"SELECT {SUMMARY_COLUMNS}, {SCORE_SQL} AS score FROM training.exercises e"
-            f" WHERE {' AND '.join(where)} ORDER BY score DESC, e.name, e.id"
-            " LIMIT :limit OFFSET :offset"
-        )
-        rows = list(await session.execute(text(sql), params))
+        sql, search_params = _search_sql(terms, where)
+        params.update(search_params, offset=offset)
+        rows = list(await session.execute(text(sql + " LIMIT :limit OFFSET :offset"), params))
         more = len(rows) > page.limit and offset + page.limit < MAX_SEARCH_OFFSET
         rows = rows[: page.limit]
         cursor = encode_cursor(["offset", offset + page.limit]) if more else None
@@ -156,6 +142,69 @@ async def list_exercises(
     rows = rows[: page.limit]
     cursor = encode_cursor([rows[-1].name, str(rows[-1].id)]) if more else None
     return Page[ExerciseSummary](items=[_summary(r) for r in rows], next_cursor=cursor)
+
+
+def _visible(principal: Principal) -> tuple[list[str], dict[str, Any]]:
+    """The library plus the caller's gym (admins: the library), not deleted.
+
+    Written as ``coalesce(gym_id, :gym) = :gym`` rather than ``gym_id IS NULL OR …``: the
+    latter tempts the planner into reading the whole library through the gym index,
+    when the selective search indexes should drive the query.
+    """
+    return (
+        ["coalesce(e.gym_id, :gym) = :gym", "e.deleted_at IS NULL"],
+        {"gym": principal.gym_id or NO_GYM},
+    )
+
+
+def _search_sql(terms: SearchTerms, where: list[str]) -> tuple[str, dict[str, Any]]:
+    sql = (
+        f"SELECT {SUMMARY_COLUMNS}, {SCORE_SQL} AS score FROM training.exercises e"
+        f" WHERE {' AND '.join([*where, MATCH_SQL])} ORDER BY score DESC, e.name, e.id"
+    )
+    params = {
+        "tsq": terms.tsquery,
+        "qtext": terms.text,
+        "exact": f"%|{terms.compact}|%",
+        "starts": f"%|{terms.compact}%",
+        "inside": f"%{terms.compact}%",
+        "pattern": terms.contains_pattern,
+    }
+    return sql, params
+
+
+async def explain_search(session: AsyncSession, *, principal: Principal, q: str) -> str:
+    """The plan of the search query (for the benchmark and the index test)."""
+    terms = search_terms(q)
+    assert terms is not None
+    where, params = _visible(principal)
+    sql, search_params = _search_sql(terms, where)
+    params.update(search_params)
+    plan = [r[0] for r in await session.execute(text(f"EXPLAIN {sql} LIMIT 20"), params)]
+    # The candidates' own plan: a SQL function's body is planned generically (with
+    # parameters, not values) and runs as its owner, so show it that way.
+    name = f"training_candidates_{uuid.uuid4().hex}"
+    await session.execute(text("SET LOCAL ROLE NONE"))
+    await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    await session.execute(
+        text(
+            f"PREPARE {name}(tsquery, text, text) AS SELECT e.id FROM training.exercises e"
+            " WHERE (e.search_vector @@ $1 OR $2 <<% e.terms_norm OR e.terms_compact LIKE $3)"
+            " AND e.deleted_at IS NULL"
+        )
+    )
+    try:
+        inner = await session.execute(
+            text(
+                f"EXPLAIN EXECUTE {name}(to_tsquery('english', {_literal(terms.tsquery)}),"
+                f" {_literal(terms.text)}, {_literal(terms.contains_pattern)})"
+            )
+        )
+        plan += ["-- training.exercise_candidates():", *(r[0] for r in inner)]
+    finally:
+        await session.execute(text(f"DEALLOCATE {name}"))
+        await session.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
+    return "\n".join(plan)
 
 
 def search_offset(page: PageParams) -> int:
@@ -181,25 +230,8 @@ def _summary(row: Row[Any]) -> ExerciseSummary:
     )
 
 
-async def explain_search(session: AsyncSession, *, gym_id: uuid.UUID | None, q: str) -> str:
-    """The plan of the search query (for the benchmark and the index test)."""
-    terms = search_terms(q)
-    assert terms is not None
-    sql = (
-        f"EXPLAIN SELECT {SUMMARY_COLUMNS}, {SCORE_SQL} AS score FROM training.exercises e"
-        f" WHERE (e.gym_id IS NULL OR e.gym_id = :gym) AND e.deleted_at IS NULL"
-        f" AND {_match_sql(terms)} ORDER BY score DESC, e.name, e.id LIMIT 20"
-    )
-    params = {
-        "gym": gym_id,
-        "tsq": terms.tsquery,
-        "qtext": terms.text,
-        "exact": f"%|{terms.compact}|%",
-        "starts": f"%|{terms.compact}%",
-        "inside": f"%{terms.compact}%",
-    }
-    rows = await session.execute(text(sql), params)
-    return "\n".join(r[0] for r in rows)
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 # --- one exercise ------------------------------------------------------------------------

@@ -60,12 +60,13 @@ def _body(values: WorkoutIn, exercise_names: dict[uuid.UUID, str]) -> dict[str, 
 
 
 def _out(workout: Workout, body: dict[str, Any], **extra: Any) -> WorkoutOut:
-    return WorkoutOut(
+    fields = {
         **WorkoutSummary.model_validate(workout).model_dump(),
-        groups=body["groups"],
-        exercises=[WorkoutExerciseOut.model_validate(i) for i in body["exercises"]],
+        "groups": body["groups"],
+        "exercises": [WorkoutExerciseOut.model_validate(i) for i in body["exercises"]],
         **extra,
-    )
+    }
+    return WorkoutOut(**fields)
 
 
 async def _version_body(

@@ -19,7 +19,12 @@ from fitsync.kernel.redis import make_redis
 from fitsync.settings import Settings
 from fitsync.training import library
 
-LIBRARY_TABLES = {"training.muscles", "training.equipment", "training.exercises"}
+LIBRARY_TABLES = {
+    "training.muscles",
+    "training.equipment",
+    "training.exercises",
+    "training.search_words",
+}
 LIBRARY_SIZE = len(
     json.loads((resources.files("fitsync.training") / "data" / "exercises.json").read_text())
 )
@@ -31,6 +36,7 @@ async def clean_state(settings: Settings, admin_engine: AsyncEngine, _tables: li
     async with admin_engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {', '.join(others)} RESTART IDENTITY CASCADE"))
         await conn.execute(text("DELETE FROM training.exercises WHERE source_id IS NULL"))
+        await conn.execute(text("DELETE FROM training.search_words WHERE gym_id IS NOT NULL"))
         intact = await conn.scalar(
             text(
                 "SELECT count(*) FROM training.exercises"

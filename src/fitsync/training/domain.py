@@ -58,6 +58,7 @@ class SearchTerms:
     text: str
     tsquery: str
     compact: str
+    words: tuple[str, ...] = ()
 
     @property
     def contains_pattern(self) -> str | None:
@@ -92,7 +93,9 @@ def search_terms(q: str) -> SearchTerms | None:
     if not words:
         return None
     tsquery = " & ".join([*words[:-1], f"{words[-1]}:*"])
-    return SearchTerms(text=" ".join(words), tsquery=tsquery, compact="".join(words))
+    return SearchTerms(
+        text=" ".join(words), tsquery=tsquery, compact="".join(words), words=tuple(words)
+    )
 
 
 # ---------------------------------------------------------------------------------------

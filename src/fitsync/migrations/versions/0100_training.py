@@ -42,14 +42,26 @@ CREATE FUNCTION training.compact_terms(name text, aliases text[]) RETURNS text
     RETURN '|' || training.compact(name) || '|'
         || coalesce((SELECT string_agg(training.compact(a), '|') || '|' FROM unnest(aliases) a), '');
 
--- The weighted document: name (A) > aliases (B) > muscles, equipment, category (C)
--- > instructions/description (D).
+-- 'barbellbenchpressmediumgrip benchpress flatbenchpress': names and aliases glued, so
+-- that "benchpress" or "pullup" typed without a space is a word of the document.
+CREATE FUNCTION training.compact_words(name text, aliases text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN training.compact(name) || ' '
+        || coalesce((SELECT string_agg(training.compact(a), ' ') FROM unnest(aliases) a), '');
+
+-- The weighted document: name (A) > aliases and glued names (B) > muscles, equipment,
+-- category (C) > instructions/description (D).
+-- ``tenant`` adds one lexeme naming whose row it is ('tenantlibrary', 'tenant<gym hex>'),
+-- so that the GIN index itself keeps a search to the library and the caller's gym.
 CREATE FUNCTION training.document(
-    name text, aliases text[], tags text, body text
+    name text, aliases text[], tags text, body text, tenant text DEFAULT NULL
 ) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN setweight(to_tsvector('english'::regconfig, training.norm(coalesce(name, ''))), 'A')
-        || setweight(to_tsvector('english'::regconfig, training.norm(training.words(aliases))), 'B')
+    RETURN CASE WHEN tenant IS NULL THEN ''::tsvector
+                ELSE to_tsvector('simple'::regconfig, 'tenant' || tenant) END
+        || setweight(to_tsvector('english'::regconfig, training.norm(coalesce(name, ''))), 'A')
+        || setweight(to_tsvector('english'::regconfig, training.norm(training.words(aliases))
+            || ' ' || training.compact_words(name, aliases)), 'B')
         || setweight(to_tsvector('english'::regconfig, training.norm(coalesce(tags, ''))), 'C')
         || setweight(to_tsvector('english'::regconfig, training.norm(coalesce(body, ''))), 'D');
 """
@@ -95,7 +107,8 @@ CREATE TABLE training.exercises (
         name, aliases,
         training.words(primary_muscles || secondary_muscles) || ' ' || coalesce(equipment, '')
             || ' ' || category,
-        coalesce(description, '') || ' ' || training.words(instructions))) STORED,
+        coalesce(description, '') || ' ' || training.words(instructions),
+        coalesce(replace(CAST(gym_id AS text), '-', ''), 'library'))) STORED,
     CONSTRAINT uq_exercises_source_id UNIQUE (source_id),
     CONSTRAINT ck_exercises_library CHECK (source_id IS NULL OR gym_id IS NULL),
     CONSTRAINT ck_exercises_category CHECK (category IN ('strength', 'stretching',
@@ -106,9 +119,6 @@ CREATE TABLE training.exercises (
     CONSTRAINT ck_exercises_not_own_base CHECK (base_id <> id)
 );
 CREATE INDEX ix_exercises_search ON training.exercises USING gin (search_vector);
-CREATE INDEX ix_exercises_terms_trgm ON training.exercises USING gin (terms_norm gin_trgm_ops);
-CREATE INDEX ix_exercises_compact_trgm ON training.exercises
-    USING gin (terms_compact gin_trgm_ops);
 CREATE INDEX ix_exercises_muscles ON training.exercises
     USING gin ((primary_muscles || secondary_muscles));
 CREATE INDEX ix_exercises_gym_name ON training.exercises (gym_id, name, id);
@@ -264,25 +274,110 @@ CREATE TABLE training.ratings (
 );
 """
 
-# Search candidates. Row-level security keeps PostgreSQL from using an index for a
-# non-leakproof operator (@@, <<%, LIKE) before the policy's check, so under RLS every
-# search would scan the whole table. This SECURITY DEFINER function reads the indexes
-# and applies the same tenant rule as the policy itself; the caller's query then joins
-# the returned ids back under RLS, so the policy still backs every row up.
-CANDIDATES = """
-CREATE FUNCTION training.exercise_candidates(tsq tsquery, qtext text, inside text)
-    RETURNS SETOF uuid
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE ROWS 100
-    SET search_path = pg_catalog, public
-    SET pg_trgm.strict_word_similarity_threshold = 0.35
+# Typo tolerance, the fast way (the pg_trgm documentation's spelling-suggestion recipe):
+# the words of every name and alias are kept in a small lexicon (by a trigger, per gym;
+# NULL for the library). A query word is widened with its closest lexicon words (trigram
+# distance, GiST), and the candidates are then found by the full-text index alone (glued
+# names are words of the document too). Comparing the query with every exercise by trigrams instead
+# costs ~30 us a row, far too slow over 10,000 exercises.
+#
+# Row-level security keeps PostgreSQL from using an index for a non-leakproof operator
+# (@@, %, LIKE) before the policy's check, so under RLS every search would read the
+# whole table. The candidates function is therefore SECURITY DEFINER and applies the
+# tenant rule itself (the policy's rule, from the same settings); the caller's query
+# joins its ids back under RLS, so the policy still backs every row up.
+SEARCH = """
+CREATE TABLE training.search_words (
+    word text NOT NULL,
+    gym_id uuid
+);
+
+CREATE UNIQUE INDEX uq_search_words_word_gym ON training.search_words
+    (word, coalesce(gym_id, '00000000-0000-0000-0000-000000000000'::uuid));
+
+CREATE INDEX ix_search_words_trgm ON training.search_words USING gist (word gist_trgm_ops);
+
+ALTER TABLE training.search_words ENABLE ROW LEVEL SECURITY;
+
+CREATE FUNCTION training.index_words() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
 AS $$
-    SELECT e.id FROM training.exercises e
-    WHERE (e.search_vector @@ tsq OR qtext <<% e.terms_norm OR e.terms_compact LIKE inside)
-      AND e.deleted_at IS NULL
-      AND (e.gym_id IS NULL
-           OR current_setting('app.all_gyms', true) = 'on'
-           OR e.gym_id = nullif(current_setting('app.gym_id', true), '')::uuid)
-$$
+BEGIN
+    INSERT INTO training.search_words (word, gym_id)
+    SELECT DISTINCT w, NEW.gym_id
+    FROM regexp_split_to_table(
+        training.norm(NEW.name || ' ' || training.words(NEW.aliases)) || ' '
+            || training.compact_words(NEW.name, NEW.aliases),
+        '[^a-z0-9]+') AS w
+    WHERE length(w) >= 3 AND w ~ '[a-z]'
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exercises_index_words AFTER INSERT OR UPDATE OF name, aliases
+    ON training.exercises FOR EACH ROW EXECUTE FUNCTION training.index_words();
+
+-- The query's words as a tsquery, each widened with its closest lexicon words:
+-- {dumbell, curl} -> (dumbell | dumbbell | ...) & (curl:* | curls | ...).
+CREATE FUNCTION training.search_query(words text[]) RETURNS tsquery
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, public
+    SET enable_seqscan = off
+AS $$
+DECLARE
+    gym uuid := coalesce(nullif(current_setting('app.gym_id', true), '')::uuid,
+                         '00000000-0000-0000-0000-000000000000'::uuid);
+    n integer := coalesce(array_length(words, 1), 0);
+    query tsquery;
+    term tsquery;
+    alt text;
+BEGIN
+    FOR i IN 1..n LOOP
+        CONTINUE WHEN words[i] !~ '^[a-z0-9]+$';
+        -- the word itself (the last one as a prefix: search as you type) ...
+        term := to_tsquery('english', words[i] || CASE WHEN i = n THEN ':*' ELSE '' END);
+        -- ... or one of the three lexicon words closest to it (trigram distance, GiST)
+        IF length(words[i]) >= 3 THEN
+            FOR alt IN EXECUTE
+                'SELECT w.word FROM (SELECT s.word FROM training.search_words s'
+                '  WHERE coalesce(s.gym_id, $2) = $2 ORDER BY s.word <-> $1 LIMIT 3) w'
+                ' WHERE similarity(w.word, $1) >= 0.3'
+                USING words[i], gym
+            LOOP
+                term := term || to_tsquery('english', alt);
+            END LOOP;
+        END IF;
+        query := CASE WHEN query IS NULL THEN term ELSE query && term END;
+    END LOOP;
+    RETURN coalesce(query, ''::tsquery);
+END
+$$;
+
+-- Up to 500 candidates visible to the transaction's gym, with their full-text rank.
+CREATE FUNCTION training.exercise_candidates(words text[])
+    RETURNS TABLE (id uuid, rank real)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 100
+    SET search_path = pg_catalog, public
+    SET enable_seqscan = off
+AS $$
+DECLARE
+    gym uuid := coalesce(nullif(current_setting('app.gym_id', true), '')::uuid,
+                         '00000000-0000-0000-0000-000000000000'::uuid);
+    query tsquery := training.search_query(words);
+BEGIN
+    -- EXECUTE plans with the values (a custom plan); enable_seqscan is off because the
+    -- planner prices @@ like a cheap operator and would rather read the whole table.
+    RETURN QUERY EXECUTE
+        'SELECT e.id, ts_rank(''{0.05, 0.2, 0.5, 1.0}'', e.search_vector, $1)'
+        ' FROM training.exercises e'
+        ' WHERE e.search_vector @@ ($1 && $3) AND e.deleted_at IS NULL'
+        -- the library and the transaction's gym (the library only without one)
+        ' AND coalesce(e.gym_id, $2) = $2'
+        ' ORDER BY 2 DESC LIMIT 500'
+        USING query, gym, to_tsquery('simple', 'tenantlibrary | tenant' || replace(gym::text, '-', ''));
+END
+$$;
 """
 
 TENANT_TABLES = (
@@ -322,9 +417,11 @@ def upgrade() -> None:
         f" USING (gym_id IS NULL OR {_TENANT}) WITH CHECK ({_TENANT})"
     )
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON training.exercises TO {APP_ROLE}")
-    op.execute(CANDIDATES)
-    op.execute("REVOKE ALL ON FUNCTION training.exercise_candidates FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION training.exercise_candidates TO {APP_ROLE}")
+    for statement in SEARCH.split(";\n\n"):
+        op.execute(statement)
+    for function in ("training.search_query", "training.exercise_candidates"):
+        op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {APP_ROLE}")
     for table in TENANT_TABLES:
         for statement in rls_policy_sql(table):
             op.execute(statement)

@@ -1,29 +1,24 @@
 """The exercise library and the gyms' own exercises: list, search, read, write.
 
-Search (``GET /exercises?q=``) finds candidates through three indexes at once
-(PostgreSQL combines them with a BitmapOr) and ranks them in one SQL statement:
+Search (``GET /exercises?q=``) runs in two steps, both in PostgreSQL.
 
-candidates
-    * full text: the weighted ``search_vector`` matches every query word, the last one
-      as a prefix (``bench & pres:*``), so search-as-you-type works (``bic`` → biceps);
-    * typos: the query is trigram-similar to whole words of the name or an alias
-      (``squatt`` ~ squat, ``dumbell curl`` ~ dumbbell curl; pg_trgm ``<<%``);
-    * glued words: the query without spaces is inside a name or alias without spaces
-      (``benchpress`` in ``barbellbenchpressmediumgrip`` and ``benchpress``).
+candidates (``training.exercise_candidates``, migration 0100), through the GIN index
+of the weighted ``search_vector``: every query word must match, each widened with its
+three closest words of the names/aliases lexicon (trigram distance, a GiST index, so
+``squatt`` ~ squat, ``dumbell`` ~ dumbbell, ``deadlfit`` ~ deadlift), the last word also
+as a prefix so search-as-you-type works (``bic`` → biceps). Names and aliases are in the
+document glued too, so ``benchpress`` and ``pullup`` match "bench press", "pull-up".
 
 rank (higher first; ties by name): the sum of
-    * 2 x ``ts_rank`` with weights name 1.0 > aliases 0.5 > muscles/equipment/category
-      0.2 > instructions 0.05 — a name hit beats a hit in the instructions;
-    * the trigram similarity of the query to its best-matching words (typo tolerance);
+    * 2 x ``ts_rank`` of that widened query, with weights name 1.0 > aliases 0.5 >
+      muscles/equipment/category 0.2 > instructions 0.05 — a name hit beats a hit in
+      the instructions;
     * the trigram similarity of the query to the closest whole name or alias — which
       favours the exercise whose name *is* the query ("Barbell Squat", alias "squat")
       over longer ones that merely contain it ("Barbell Squat To A Bench");
     * a bonus when the glued query equals a glued name/alias (3.0), starts one (0.4),
       or is inside one (0.2): typing a name or alias, spaced or not, is the strongest
       signal there is.
-
-The typo threshold is lowered from pg_trgm's 0.5 to 0.35 (in the candidates function) so
-that transpositions ("deadlfit") still find their exercise.
 """
 
 from __future__ import annotations
@@ -61,8 +56,7 @@ SUMMARY_COLUMNS = (
 )
 
 SCORE_SQL = """
-    2.0 * ts_rank('{0.05, 0.2, 0.5, 1.0}', e.search_vector, to_tsquery('english', :tsq))
-    + strict_word_similarity(:qtext, e.terms_norm)
+    2.0 * c.rank
     + (SELECT max(similarity(:qtext, training.norm(t))) FROM unnest(e.name || e.aliases) t)
     + CASE WHEN e.terms_compact LIKE :exact THEN 3.0
            WHEN e.terms_compact LIKE :starts THEN 0.4
@@ -70,13 +64,9 @@ SCORE_SQL = """
            ELSE 0 END
 """
 
-
-# The candidates come from training.exercise_candidates (migration 0100), which reads the
-# three indexes; see there why a function. Row-level security still filters the result.
-MATCH_SQL = (
-    "e.id IN (SELECT training.exercise_candidates("
-    "to_tsquery('english', :tsq), :qtext, CAST(:pattern AS text)))"
-)
+# The candidates come from training.exercise_candidates (migration 0100): see there why a
+# function. Row-level security still filters what this query returns.
+CANDIDATES_SQL = "JOIN training.exercise_candidates(CAST(:words AS text[])) c ON c.id = e.id"
 
 
 async def list_muscles(session: AsyncSession) -> list[MuscleOut]:
@@ -160,15 +150,14 @@ def _visible(principal: Principal) -> tuple[list[str], dict[str, Any]]:
 def _search_sql(terms: SearchTerms, where: list[str]) -> tuple[str, dict[str, Any]]:
     sql = (
         f"SELECT {SUMMARY_COLUMNS}, {SCORE_SQL} AS score FROM training.exercises e"
-        f" WHERE {' AND '.join([*where, MATCH_SQL])} ORDER BY score DESC, e.name, e.id"
+        f" {CANDIDATES_SQL} WHERE {' AND '.join(where)} ORDER BY score DESC, e.name, e.id"
     )
     params = {
-        "tsq": terms.tsquery,
+        "words": list(terms.words),
         "qtext": terms.text,
         "exact": f"%|{terms.compact}|%",
         "starts": f"%|{terms.compact}%",
         "inside": f"%{terms.compact}%",
-        "pattern": terms.contains_pattern,
     }
     return sql, params
 
@@ -181,28 +170,29 @@ async def explain_search(session: AsyncSession, *, principal: Principal, q: str)
     sql, search_params = _search_sql(terms, where)
     params.update(search_params)
     plan = [r[0] for r in await session.execute(text(f"EXPLAIN {sql} LIMIT 20"), params)]
-    # The candidates' own plan: a SQL function's body is planned generically (with
-    # parameters, not values) and runs as its owner, so show it that way.
-    name = f"training_candidates_{uuid.uuid4().hex}"
-    await session.execute(text("SET LOCAL ROLE NONE"))
-    await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-    await session.execute(
-        text(
-            f"PREPARE {name}(tsquery, text, text) AS SELECT e.id FROM training.exercises e"
-            " WHERE (e.search_vector @@ $1 OR $2 <<% e.terms_norm OR e.terms_compact LIKE $3)"
-            " AND e.deleted_at IS NULL"
-        )
+    # Inside the candidates function (it runs as its owner, planned with the values):
+    tsquery = await session.scalar(
+        text("SELECT CAST(training.search_query(CAST(:words AS text[])) AS text)"),
+        {"words": list(terms.words)},
     )
+    gym = _literal(str(principal.gym_id or NO_GYM))
+    tenant = _literal(f"tenantlibrary | tenant{(principal.gym_id or NO_GYM).hex}")
+    await session.execute(text("SET LOCAL ROLE NONE"))
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
     try:
         inner = await session.execute(
             text(
-                f"EXPLAIN EXECUTE {name}(to_tsquery('english', {_literal(terms.tsquery)}),"
-                f" {_literal(terms.text)}, {_literal(terms.contains_pattern)})"
+                "EXPLAIN SELECT e.id, ts_rank('{0.05, 0.2, 0.5, 1.0}', e.search_vector,"
+                f" CAST({_literal(tsquery)} AS tsquery)) FROM training.exercises e"
+                f" WHERE e.search_vector @@ (CAST({_literal(tsquery)} AS tsquery)"
+                f" && to_tsquery('simple', {tenant}))"
+                f" AND e.deleted_at IS NULL AND coalesce(e.gym_id, {gym}) = {gym}"
+                " ORDER BY 2 DESC LIMIT 500"
             )
         )
-        plan += ["-- training.exercise_candidates():", *(r[0] for r in inner)]
+        plan += [f"-- training.exercise_candidates(), query {tsquery}:", *(r[0] for r in inner)]
     finally:
-        await session.execute(text(f"DEALLOCATE {name}"))
+        await session.execute(text("RESET enable_seqscan"))
         await session.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
     return "\n".join(plan)
 

@@ -14,6 +14,7 @@ from fitsync.gyms.models import Gym
 from fitsync.identity import public as identity
 from fitsync.kernel.auth import Role
 from fitsync.kernel.db import transaction
+from fitsync.training import public as training
 
 DEMO_GYM = "Iron & Oak Fitness"
 DEMO_PASSWORD = "fitsync-demo-2026"  # noqa: S105 - printed for newcomers on purpose
@@ -42,6 +43,7 @@ ADMIN = (Role.admin, "admin@fitsync.example.com", "Ada", "Admin")
 async def seed(container: Container) -> list[DemoLogin]:
     """Create the demo gym and its people unless they exist; return the logins."""
     async with transaction(container.sessionmaker, all_gyms=True) as session:
+        await training.load_library(session)  # idempotent: refreshes the exercise library
         gym = (await session.execute(select(Gym).where(Gym.name == DEMO_GYM))).scalar_one_or_none()
         if gym is None:
             gym = Gym(

@@ -1,0 +1,1 @@
+"""Training: exercise library and search, workouts, programs, diet plans, assignments."""

@@ -144,8 +144,9 @@ def wrk(
     if os.environ.get("BENCH_VERBOSE"):
         print(out)
     os.unlink(lua.name)
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # Only the "Latency Distribution" lines: thread stats also contain "...50%".
+    p50 = re.search(r"^\s+50%\s+(\S+)$", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)$", out, re.M)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     assert p50 and p99 and rps, out

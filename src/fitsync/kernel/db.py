@@ -13,9 +13,8 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, text
 from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -49,23 +48,22 @@ def uuid_pk() -> Mapped[uuid.UUID]:
 
 
 def make_engine(url: str, *, pool_size: int = 10, app_role: bool = True) -> AsyncEngine:
-    """An asyncpg engine; with ``app_role`` its connections run as ``fitsync_app``."""
-    engine = create_async_engine(
+    """An asyncpg engine; with ``app_role`` its connections run as ``fitsync_app``.
+
+    The role is a startup parameter of the connection, not a ``SET ROLE`` statement:
+    a ``SET`` inside a transaction that rolls back is undone, which would leave a
+    pooled connection running as the (RLS-exempt) login user.
+    """
+    server_settings = {"jit": "off", "application_name": "fitsync"}
+    if app_role:
+        server_settings["role"] = APP_ROLE
+    return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"jit": "off", "application_name": "fitsync"}},
+        connect_args={"server_settings": server_settings},
     )
-    if app_role:
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _set_role(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"SET ROLE {APP_ROLE}")
-            cursor.close()
-
-    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

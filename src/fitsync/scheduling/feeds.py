@@ -135,7 +135,7 @@ async def render_feed(session: AsyncSession, *, secret: str, token: str) -> byte
         .limit(MAX_EVENTS)
     )
     starts: list[datetime] = []
-    for booking, row in seats.tuples():
+    for booking, row in seats:
         status = "cancelled" if row.status == "cancelled" else booking.status
         cal.add_component(
             _event(

@@ -1067,7 +1067,7 @@ async def cancel_booking(
     """Cancel; a seat freed goes to the first of the waitlist, exactly once."""
     booking, row = await _access_booking(session, principal, booking_id)
     if booking.status not in ACTIVE_STATUSES:
-        raise Conflict(f"The booking is {booking.status}", status=booking.status)
+        raise Conflict(f"The booking is {booking.status}", booking_status=booking.status)
     now = clock.now()
     if row.starts_at <= now:
         raise Conflict("The session has already started; mark a no-show instead")
@@ -1145,7 +1145,7 @@ async def check_in(
     booking, row = await _access_booking(session, principal, booking_id)
     _require_staff_of(principal, row.trainer_id)
     if booking.status not in ("confirmed", "no_show"):
-        raise Conflict(f"The booking is {booking.status}", status=booking.status)
+        raise Conflict(f"The booking is {booking.status}", booking_status=booking.status)
     now = clock.now()
     if now < row.starts_at - CHECK_IN_OPENS:
         raise Conflict("Check-in opens an hour before the start")
@@ -1163,7 +1163,7 @@ async def mark_no_show(
     booking, row = await _access_booking(session, principal, booking_id)
     _require_staff_of(principal, row.trainer_id)
     if booking.status != "confirmed":
-        raise Conflict(f"The booking is {booking.status}", status=booking.status)
+        raise Conflict(f"The booking is {booking.status}", booking_status=booking.status)
     now = clock.now()
     if now < row.starts_at:
         raise Conflict("A no-show can be marked once the session has started")

@@ -109,6 +109,16 @@ def localize(day: date, at: time, tz: ZoneInfo) -> datetime | None:
     return utc
 
 
+def _steady_offset(day: date, tz: ZoneInfo) -> timedelta | None:
+    """The UTC offset of ``tz`` all through ``day``, or None when it changes that day."""
+    first = datetime.combine(day, time(0), tzinfo=tz).utcoffset()
+    last = datetime.combine(day, time(23, 59), tzinfo=tz).utcoffset()
+    if first is None or first != last:
+        return None
+    noon = datetime.combine(day, time(12), tzinfo=tz).utcoffset()
+    return first if noon == first else None
+
+
 def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
@@ -122,18 +132,32 @@ def grid_on(
     clock; a session fits when it ends (in real time) by the interval's end.
     """
     step = availability.slot_minutes
-    starts = []
-    for open_from, open_to in availability.intervals_on(day):
-        end = datetime.combine(day, open_to, tzinfo=tz).astimezone(UTC)
+    starts: list[datetime] = []
+    intervals = availability.intervals_on(day)
+    if not intervals:
+        return starts
+    midnight = datetime.combine(day, time(0))
+    offset = _steady_offset(day, tz)
+    for open_from, open_to in intervals:
         minute, stop = _minutes(open_from), _minutes(open_to)
+        if offset is not None:  # no DST change that day: plain arithmetic
+            end = (midnight + timedelta(minutes=stop) - offset).replace(tzinfo=UTC)
+            while minute < stop:
+                start = (midnight + timedelta(minutes=minute) - offset).replace(tzinfo=UTC)
+                if start + duration > end:
+                    break
+                starts.append(start)
+                minute += step
+            continue
+        end = datetime.combine(day, open_to, tzinfo=tz).astimezone(UTC)
         while minute < stop:
-            start = localize(day, time(minute // 60, minute % 60), tz)
+            maybe = localize(day, time(minute // 60, minute % 60), tz)
             minute += step
-            if start is None:
+            if maybe is None:
                 continue
-            if start + duration > end:
+            if maybe + duration > end:
                 break
-            starts.append(start)
+            starts.append(maybe)
     return starts
 
 

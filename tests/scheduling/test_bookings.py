@@ -7,14 +7,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitsync.bootstrap import Container
+from fitsync.kernel.auth import Role
 from tests.scheduling.conftest import (
+    User,
     World,
     book_class,
     create_class,
     in_days,
+    make_account,
     make_world,
     outbox_events,
     scalar,
@@ -237,3 +241,32 @@ async def test_bad_booking_bodies_are_422(client: httpx.AsyncClient, world: Worl
     ):
         response = await client.post("/bookings", headers=world.client.headers, json=body)
         assert response.status_code == 422, body
+
+
+async def test_listing_bookings_costs_the_same_queries_for_one_or_many(
+    client: httpx.AsyncClient, container: Container, world: World
+) -> None:
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async def listed(user: User) -> int:
+        statements.clear()
+        event.listen(container.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            response = await client.get("/bookings", headers=user.headers)
+        finally:
+            event.remove(container.engine.sync_engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return len(statements)
+
+    created = await create_class(client, world, capacity=20)
+    await book_class(client, world.clients[0], created["id"])
+    one = await listed(world.trainer)
+    for c in world.clients[1:]:
+        await book_class(client, c, created["id"])
+    assert await listed(world.trainer) == one
+    colleague = await make_account(container, role=Role.trainer, gym_id=world.gym_id)
+    response = await client.get("/bookings", headers=colleague.headers)
+    assert response.json()["items"] == []  # trainers see their own sessions' bookings

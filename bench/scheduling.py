@@ -205,7 +205,13 @@ async def seed(dsn: str, clients: int) -> dict[str, object]:
 
 
 def start_server(
-    db_url: str, redis_url: str, port: int, workers: int, data_dir: str
+    db_url: str,
+    redis_url: str,
+    port: int,
+    workers: int,
+    data_dir: str,
+    pool: int,
+    run_worker: bool,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -213,8 +219,9 @@ def start_server(
         "FITSYNC_REDIS_URL": redis_url,
         "FITSYNC_SECRET_KEY": SECRET,
         "FITSYNC_REDIS_PREFIX": f"fitsync-bench-{uuid.uuid4().hex[:6]}:",
-        "FITSYNC_DB_POOL_SIZE": "32",
+        "FITSYNC_DB_POOL_SIZE": str(pool),
         "FITSYNC_DATA_DIR": data_dir,
+        "FITSYNC_RUN_WORKER": "true" if run_worker else "false",
     }
     return subprocess.Popen(
         [
@@ -350,6 +357,20 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument(
+        "--db-pool",
+        type=int,
+        default=16,
+        help="the server's pool size per worker (it may open as many again under load)",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="run the API without the in-process outbox relay and consumers",
+    )
+    parser.add_argument(
+        "--pgbench-connections", type=int, default=None, help="default: --connections"
+    )
     args = parser.parse_args()
 
     server_url = os.environ.get(
@@ -368,7 +389,9 @@ async def main() -> None:
         clients_needed = args.requests * 2 + 10
         world = await seed(dsn, clients_needed)
         port = free_port()
-        server = start_server(sa_url, redis_url, port, args.workers, str(workdir))
+        server = start_server(
+            sa_url, redis_url, port, args.workers, str(workdir), args.db_pool, not args.no_worker
+        )
         base = f"http://127.0.0.1:{port}"
         await wait_ready(base)
         api = f"{base}/api/v1"
@@ -377,8 +400,9 @@ async def main() -> None:
         class_ids: list[uuid.UUID] = world["class_ids"]  # type: ignore[assignment]
         tokens = [token(c, "client", gym_id) for c in client_ids]  # type: ignore[arg-type]
         print(
-            f"FitSync scheduling benchmark: {args.connections} connections, {args.workers}"
-            f" uvicorn worker(s), {os.cpu_count()} CPUs, {args.requests} requests per run"
+            f"FitSync scheduling benchmark: {args.connections} HTTP connections, {args.workers}"
+            f" uvicorn worker(s) with up to {2 * args.db_pool} database connections each,"
+            f" {os.cpu_count()} CPUs, {args.requests} requests per run"
         )
 
         # Warm up the pool and the code paths.
@@ -451,10 +475,16 @@ async def main() -> None:
             script = PGBENCH_SQL.format(lo=lo, hi=hi, gym_id=gym_id)
             for old in workdir.glob("pgbench_log*"):
                 old.unlink()
-            result = pgbench(dsn, args.connections, args.pgbench_seconds, script, workdir)
+            result = pgbench(
+                dsn,
+                args.pgbench_connections or args.connections,
+                args.pgbench_seconds,
+                script,
+                workdir,
+            )
             if result:
                 tps, p50, p99 = result
-                name = f"pgbench, same transaction, {label}"
+                name = f"pgbench -c {args.pgbench_connections or args.connections}, {label}"
                 print(
                     f"{name:<44} {tps:8.0f} tx/s    p50 {p50:7.1f} ms   p99 {p99:7.1f} ms"
                     f"   HTTP/pgbench = {rate / tps:.2f}"

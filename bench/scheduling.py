@@ -292,11 +292,9 @@ SELECT set_config('app.gym_id', '{gym_id}', true), set_config('app.all_gyms', 'o
 SELECT id AS sid, gen_random_uuid() AS cid, gen_random_uuid() AS bid, booked, capacity
   FROM scheduling.sessions WHERE id = (SELECT id FROM public.bench_classes WHERE n = :n)
   AND kind = 'class' FOR UPDATE \\gset
-SELECT id FROM scheduling.bookings WHERE session_id = ':sid' AND client_id = ':cid'
-  AND status <> 'cancelled';
 INSERT INTO scheduling.bookings (id, gym_id, session_id, client_id, status, late_cancel, sequence,
   booked_by, created_at, updated_at) VALUES (':bid', '{gym_id}', ':sid', ':cid', 'confirmed',
-  false, 0, ':cid', now(), now());
+  false, 0, ':cid', now(), now()) ON CONFLICT DO NOTHING RETURNING id;
 UPDATE scheduling.sessions SET booked = booked + 1, updated_at = now() WHERE id = ':sid';
 INSERT INTO scheduling.reminders (booking_id, lead_minutes, gym_id, due_at)
   VALUES (':bid', 1440, '{gym_id}', now() + interval '1 day'),

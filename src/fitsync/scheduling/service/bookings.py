@@ -126,15 +126,6 @@ async def _book_class(
     now = clock.now()
     if row.starts_at <= now:
         raise Conflict("The class has already started", class_id=str(row.id))
-    existing = await session.scalar(
-        select(Booking.id).where(
-            Booking.session_id == row.id,
-            Booking.client_id == client_id,
-            Booking.status != "cancelled",
-        )
-    )
-    if existing is not None:
-        raise Conflict("Already booked into this class", booking_id=str(existing))
     booking = Booking(
         id=uuid.uuid4(),
         gym_id=row.gym_id,
@@ -148,20 +139,45 @@ async def _book_class(
     )
     if row.booked < row.capacity:
         booking.status = "confirmed"
-        row.booked += 1
     elif body.join_waitlist:
         booking.status = "waitlisted"
-        booking.waitlist_seq = await session.scalar(func.nextval("scheduling.waitlist_seq"))
-        row.waitlisted += 1
     else:
+        await _refuse_if_booked(session, row.id, client_id)
         raise Conflict(
             "The class is full",
             class_id=str(row.id),
             capacity=row.capacity,
             waitlist=row.waitlisted,
         )
+    # One active booking per client and class: the partial unique index decides.
+    inserted = await session.scalar(
+        pg_insert(Booking)
+        .values(
+            id=booking.id,
+            gym_id=booking.gym_id,
+            session_id=booking.session_id,
+            client_id=client_id,
+            status=booking.status,
+            late_cancel=False,
+            waitlist_seq=(
+                func.nextval("scheduling.waitlist_seq") if booking.status == "waitlisted" else None
+            ),
+            sequence=0,
+            booked_by=principal.user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(Booking.id)
+    )
+    if inserted is None:
+        await _refuse_if_booked(session, row.id, client_id)
+        raise Conflict("Already booked into this class")
+    if booking.status == "confirmed":
+        row.booked += 1
+    else:
+        row.waitlisted += 1
     row.updated_at = now
-    session.add(booking)
     await session.flush()
     if booking.status == "confirmed":
         await schedule_reminders(session, row, booking.id, now)
@@ -184,6 +200,20 @@ async def _book_class(
         waitlist_position=position,
         created_at=now,
     )
+
+
+async def _refuse_if_booked(
+    session: AsyncSession, session_id: uuid.UUID, client_id: uuid.UUID
+) -> None:
+    existing = await session.scalar(
+        select(Booking.id).where(
+            Booking.session_id == session_id,
+            Booking.client_id == client_id,
+            Booking.status != "cancelled",
+        )
+    )
+    if existing is not None:
+        raise Conflict("Already booked into this class", booking_id=str(existing))
 
 
 async def _book_appointment(

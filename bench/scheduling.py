@@ -237,6 +237,8 @@ def start_server(
             "--log-level",
             "warning",
             "--no-access-log",
+            "--timeout-keep-alive",
+            "60",
         ],
         env=env,
     )
@@ -267,9 +269,13 @@ async def load(
         async def worker() -> None:
             for method, path, headers, body in queue:
                 started = time.perf_counter()
-                response = await http.request(method, path, headers=headers, json=body)
+                try:
+                    response = await http.request(method, path, headers=headers, json=body)
+                    code = response.status_code
+                except httpx.TransportError:  # counted as status 0
+                    code = 0
                 latencies.append((time.perf_counter() - started) * 1000)
-                codes[response.status_code] = codes.get(response.status_code, 0) + 1
+                codes[code] = codes.get(code, 0) + 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))

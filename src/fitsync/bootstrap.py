@@ -22,8 +22,9 @@ from fitsync.settings import Settings
 
 
 def load_handlers() -> None:
-    """Import the modules that register event consumers."""
+    """Import the modules that register event consumers and scheduled jobs."""
     modules("handlers")
+    modules("tasks")
 
 
 @dataclass

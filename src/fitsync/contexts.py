@@ -16,6 +16,7 @@ CONTEXTS: tuple[str, ...] = (
     "identity",
     "gyms",
     "training",
+    "scheduling",
 )
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fitsync.kernel import live
 from fitsync.kernel.auth import Principal, optional_principal
 from fitsync.kernel.db import transaction
 from fitsync.kernel.errors import problem
@@ -21,7 +22,8 @@ async def db_session(
     """The request's unit of work, scoped to the caller's gym.
 
     Commits when the endpoint returns (before the response is sent), rolls back
-    when it raises. Wakes the outbox relay when the transaction added events.
+    when it raises. Wakes the outbox relay when the transaction added events and
+    publishes the live notices it queued.
     """
     container = request.app.state.container
     async with transaction(
@@ -32,6 +34,7 @@ async def db_session(
         yield session
     if session.info.get("outbox_added"):
         container.bus.wake()
+    await live.publish_pending(container.redis, container.keys, session)
 
 
 DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]

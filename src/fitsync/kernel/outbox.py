@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fitsync.kernel import clock
+from fitsync.kernel import clock, jobs
 from fitsync.kernel.db import Base, transaction
 from fitsync.kernel.redis import Keys
 
@@ -286,7 +286,7 @@ async def run_worker(
     *,
     interval: float = 0.5,
 ) -> None:
-    """Relay and consume until cancelled; survives store outages by backing off."""
+    """Relay, consume and run scheduled jobs until cancelled; survives store outages."""
 
     async def relay_loop() -> None:
         backoff = interval
@@ -317,3 +317,5 @@ async def run_worker(
         group.create_task(relay_loop())
         for cons in consumers():
             group.create_task(consume_loop(cons))
+        for job in jobs.jobs():
+            group.create_task(jobs.run_job(sessionmaker, bus, job))

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -381,7 +381,7 @@ async def log_workout(
     """Record a workout; detect personal records and award achievements, each exactly once.
 
     One client's logs are serialised by the row lock on their ``athlete_stats`` row (taken
-    by the counting upsert), so counts, records and streaks are decided on committed data
+    first), so counts, records and streaks are decided on committed data
     even when logs arrive concurrently; unique constraints back every award.
     """
     client = await subject(session, principal, body.client_id, level=Level.write)
@@ -406,6 +406,16 @@ async def log_workout(
             ref = matched.get(entry.exercise_name)
             names[i] = (ref.id, ref.name) if ref else (None, entry.exercise_name)
 
+    # First the lock that serialises this client's logging (their stats row), so that
+    # counts, records and streaks are decided one log at a time and no two imports can
+    # wait on each other's workouts (no deadlock).
+    await session.execute(
+        pg_insert(AthleteStats)
+        .values(user_id=client.id, gym_id=gym_id, workouts=0)
+        .on_conflict_do_update(
+            index_elements=[AthleteStats.user_id], set_={"workouts": AthleteStats.workouts}
+        )
+    )
     now = clock.now()
     log_id = uuid.uuid4()
     inserted = await session.execute(
@@ -431,15 +441,11 @@ async def log_workout(
         return LoggedWorkout(log=None, achievements=[])
     log = await session.get_one(WorkoutLog, log_id)
 
-    # The lock that serialises this client's logging, and the exact workout count.
     count = (
         await session.execute(
-            pg_insert(AthleteStats)
-            .values(user_id=client.id, gym_id=gym_id, workouts=1)
-            .on_conflict_do_update(
-                index_elements=[AthleteStats.user_id],
-                set_={"workouts": AthleteStats.workouts + 1},
-            )
+            update(AthleteStats)
+            .where(AthleteStats.user_id == client.id)
+            .values(workouts=AthleteStats.workouts + 1)
             .returning(AthleteStats.workouts)
         )
     ).scalar_one()
@@ -457,6 +463,22 @@ async def log_workout(
             ratio = sum(min(done[x], n) for x, n in planned.items()) / sum(planned.values())
             log.adherence = round(ratio, 3)
 
+    await outbox.add(
+        session,
+        outbox.Event(
+            type=events.WORKOUT_LOGGED,
+            gym_id=gym_id,
+            actor_id=principal.user_id,
+            data={
+                "log_id": str(log.id),
+                "client_id": str(client.id),
+                "performed_at": log.performed_at.isoformat(),
+                "workout_id": str(log.workout_id) if log.workout_id else None,
+                "sets": len(rows),
+                "source": source,
+            },
+        ),
+    )
     records = await _detect_records(session, log, rows)
     earned: list[tuple[str, str, str, dict[str, Any]]] = []
     for record in records:
@@ -487,22 +509,6 @@ async def log_workout(
         if await _award(session, principal, gym_id, client.id, code, kind, title, data, log.id):
             codes.append(code)
 
-    await outbox.add(
-        session,
-        outbox.Event(
-            type=events.WORKOUT_LOGGED,
-            gym_id=gym_id,
-            actor_id=principal.user_id,
-            data={
-                "log_id": str(log.id),
-                "client_id": str(client.id),
-                "performed_at": log.performed_at.isoformat(),
-                "workout_id": str(log.workout_id) if log.workout_id else None,
-                "sets": len(rows),
-                "source": source,
-            },
-        ),
-    )
     return LoggedWorkout(log=_log_out(log, rows, records), achievements=codes)
 
 

@@ -27,7 +27,6 @@ bind-address = "127.0.0.1:{rpc_port}"
   dir = "{root}/data"
   wal-dir = "{root}/wal"
   query-log-enabled = false
-  wal-fsync-delay = "1s"
 [monitor]
   store-enabled = false
 [http]

@@ -46,6 +46,7 @@ def activity_out(row: Activity) -> ActivityOut:
         sub_sport=row.sub_sport,
         source_format=wearables.as_format(row.source_format),
         started_at=row.started_at,
+        ended_at=row.ended_at,
         elapsed_s=row.elapsed_s,
         moving_s=row.moving_s,
         distance_m=row.distance_m,
@@ -267,6 +268,14 @@ async def activity_samples(
     return out
 
 
+async def settle(store: SampleStore, span: Span) -> None:
+    """Let the store tidy up after a committed write; a failure only costs read speed."""
+    try:
+        await store.settle(span)
+    except Exception:
+        log.warning("could not settle samples of activity %s", span.activity_id, exc_info=True)
+
+
 def _parse_bytes(content: bytes, fmt: wearables.Format) -> wearables.ParsedActivity:
     return wearables.parse(wearables.open_bytes(content), fmt)
 
@@ -300,4 +309,5 @@ async def rebuild_timeseries(
             activity.samples = await store.write(session, span, parsed.samples)
             activities += 1
             samples += activity.samples
+        await settle(store, span)
     return activities, samples

@@ -267,6 +267,8 @@ async def import_activity(
         raise
     if session.info.get("outbox_added"):
         container.bus.wake()
+    assert principal.gym_id is not None
+    await activities.settle(rt.store, Span(out.id, principal.gym_id, out.started_at, out.ended_at))
     return out
 
 

@@ -253,6 +253,7 @@ class ActivityOut(Output):
     sub_sport: str | None
     source_format: Literal["fit", "gpx", "tcx"]
     started_at: datetime
+    ended_at: datetime = Field(description="Time of the last sample")
     elapsed_s: float | None
     moving_s: float | None
     distance_m: float | None

@@ -62,6 +62,10 @@ class SampleStore(Protocol):
 
     async def delete(self, session: AsyncSession, span: Span) -> None: ...
 
+    async def settle(self, span: Span) -> None:
+        """After the import committed: make its samples fast to read (best effort)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -133,9 +137,12 @@ class PostgresSampleStore:
             sql = f"SELECT t, {select} FROM progress.samples WHERE {where} ORDER BY t"
         else:
             select = ", ".join(f"avg({f})::float8 AS {f}" for f in fields)
+            # Hash the buckets and sort the few results here: the planner underestimates the
+            # rows of one activity and would sort all of them first (measured: 2-3x slower).
+            await session.execute(text("SET LOCAL enable_sort = off"))
             sql = (
                 f"SELECT date_bin(make_interval(secs => :every), t, :start) AS b, {select}"
-                f" FROM progress.samples WHERE {where} GROUP BY b ORDER BY b"
+                f" FROM progress.samples WHERE {where} GROUP BY b"
             )
         result = await session.execute(
             text(sql),
@@ -155,6 +162,8 @@ class PostgresSampleStore:
                     value = value / 1e7
                 item[name] = value
             out.append(item)
+        if every_s > 1:
+            out.sort(key=lambda item: item["t"])
         return out
 
     async def delete(self, session: AsyncSession, span: Span) -> None:
@@ -164,6 +173,14 @@ class PostgresSampleStore:
             ),
             {"id": span.activity_id, "start": span.start, "end": span.end},
         )
+
+    async def settle(self, span: Span) -> None:
+        """Summarise the BRIN ranges the import filled (in its own short transaction)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("SELECT progress.summarize_samples(:lo, :hi)"),
+                {"lo": span.start, "hi": span.end},
+            )
 
     async def close(self) -> None:
         return None
@@ -202,7 +219,7 @@ def line_protocol(span: Span, samples: Samples, measurement: str = "samples") ->
 class InfluxSampleStore:
     name = "influxdb"
     transactional = False
-    BATCH = 5000
+    BATCH = 20_000
 
     def __init__(self, url: str, *, database: str = "fitsync", timeout: float = 30.0) -> None:
         parts = urlsplit(url)
@@ -312,6 +329,9 @@ class InfluxSampleStore:
         await self._query(
             f'DELETE FROM "samples" WHERE "activity_id" = \'{span.activity_id}\'', write=True
         )
+
+    async def settle(self, span: Span) -> None:
+        return None
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -345,7 +345,7 @@ def _samples() -> None:
     )
     op.execute(
         "CREATE INDEX ix_samples_t_brin ON progress.samples USING brin (t)"
-        " WITH (pages_per_range = 16)"
+        " WITH (pages_per_range = 16, autosummarize = on)"
     )
     op.execute(
         """
@@ -382,6 +382,37 @@ def _samples() -> None:
         END $$
         """
     )
+    # BRIN summarises new page ranges only on VACUUM (or, with autosummarize, a little later):
+    # until then every unsummarised range matches every query. The application calls this
+    # right after an import commits, so a fresh activity is fast to read at once.
+    op.execute(
+        """
+        CREATE FUNCTION progress.summarize_samples(lo timestamptz, hi timestamptz)
+        RETURNS integer
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, progress AS $$
+        DECLARE
+            month date := date_trunc('month', lo AT TIME ZONE 'UTC')::date;
+            total integer := 0;
+            idx regclass;
+        BEGIN
+            WHILE month <= (hi AT TIME ZONE 'UTC')::date LOOP
+                FOR idx IN
+                    SELECT i.indexrelid::regclass FROM pg_index i
+                    JOIN pg_class c ON c.oid = i.indexrelid
+                    JOIN pg_am a ON a.oid = c.relam
+                    WHERE a.amname = 'brin'
+                      AND i.indrelid = to_regclass('progress.samples_' || to_char(month, 'YYYY_MM'))
+                LOOP
+                    total := total + brin_summarize_new_values(idx);
+                END LOOP;
+                month := (month + interval '1 month')::date;
+            END LOOP;
+            RETURN total;
+        END $$
+        """
+    )
+    op.execute("REVOKE ALL ON FUNCTION progress.summarize_samples FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION progress.summarize_samples TO {APP_ROLE}")
     op.execute("REVOKE ALL ON FUNCTION progress.ensure_sample_partitions FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION progress.ensure_sample_partitions TO {APP_ROLE}")
 

@@ -258,13 +258,8 @@ async def activity_samples(
     for row in rows:
         if all(row[f] is None for f in fields):
             continue
-        item: dict[str, Any] = {"t": row["t"].astimezone(UTC).isoformat()}
-        for f in fields:
-            value = row[f]
-            if value is not None:
-                value = round(value, 7 if f in ("lat", "lon") else 2)
-            item[f] = value
-        out.append(item)
+        row["t"] = datetime.fromtimestamp(row["t"], UTC).isoformat()
+        out.append(row)
     return out
 
 

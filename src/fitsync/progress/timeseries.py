@@ -57,7 +57,8 @@ class SampleStore(Protocol):
     async def series(
         self, session: AsyncSession, span: Span, *, every_s: int, fields: Sequence[str]
     ) -> list[dict[str, Any]]:
-        """``[{"t": datetime, field: value | None, ...}]`` in time order."""
+        """``[{"t": POSIX seconds, field: value | None, ...}]`` in time order; bucket means
+        rounded to 2 decimals (positions to 7)."""
         ...
 
     async def delete(self, session: AsyncSession, span: Span) -> None: ...
@@ -131,37 +132,33 @@ class PostgresSampleStore:
     async def series(
         self, session: AsyncSession, span: Span, *, every_s: int, fields: Sequence[str]
     ) -> list[dict[str, Any]]:
-        where = "activity_id = :id AND gym_id = :gym AND t >= :start AND t <= :end"
+        # The hot read path: asyncpg on the transaction's own connection (RLS applies), the
+        # rounding done by PostgreSQL, times as epoch seconds (no datetime objects).
+        conn = await session.connection()
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        where = "activity_id = $1 AND gym_id = $2 AND t >= $3 AND t <= $4"
+        args: list[Any] = [span.activity_id, span.gym_id, span.start, span.end]
         if every_s <= 1:
-            select = ", ".join(f"{f}" for f in fields)
-            sql = f"SELECT t, {select} FROM progress.samples WHERE {where} ORDER BY t"
+            select = ", ".join(_raw_column(f) for f in fields)
+            sql = (
+                f"SELECT extract(epoch FROM t)::float8, {select}"
+                f" FROM progress.samples WHERE {where} ORDER BY t"
+            )
         else:
-            select = ", ".join(f"avg({f})::float8 AS {f}" for f in fields)
             # Hash the buckets and sort the few results here: the planner underestimates the
             # rows of one activity and would sort all of them first (measured: 2-3x slower).
-            await session.execute(text("SET LOCAL enable_sort = off"))
+            await raw.execute("SET LOCAL enable_sort = off")
+            inner = ", ".join(f"avg({f}::float8) AS {f}" for f in fields)
+            outer = ", ".join(_rounded(f) for f in fields)
             sql = (
-                f"SELECT date_bin(make_interval(secs => :every), t, :start) AS b, {select}"
-                f" FROM progress.samples WHERE {where} GROUP BY b"
+                f"SELECT extract(epoch FROM b)::float8, {outer} FROM ("
+                f"SELECT date_bin(make_interval(secs => $5), t, $3) AS b, {inner}"
+                f" FROM progress.samples WHERE {where} GROUP BY b) AS buckets"
             )
-        result = await session.execute(
-            text(sql),
-            {
-                "id": span.activity_id,
-                "gym": span.gym_id,
-                "start": span.start,
-                "end": span.end,
-                "every": every_s,
-            },
-        )
-        out = []
-        for row in result:
-            item: dict[str, Any] = {"t": row[0]}
-            for name, value in zip(fields, row[1:], strict=True):
-                if value is not None and name in ("lat", "lon"):
-                    value = value / 1e7
-                item[name] = value
-            out.append(item)
+            args.append(every_s)
+        rows = await raw.fetch(sql, *args)
+        out = [dict(zip(("t", *fields), row, strict=True)) for row in rows]
         if every_s > 1:
             out.sort(key=lambda item: item["t"])
         return out
@@ -187,6 +184,18 @@ class PostgresSampleStore:
 
 
 # ---------------------------------------------------------------- InfluxDB (v1 HTTP API)
+
+
+def _raw_column(name: str) -> str:
+    if name in ("lat", "lon"):
+        return f"({name} / 1e7)::float8"
+    return f"{name}::float8"
+
+
+def _rounded(name: str) -> str:
+    digits = 7 if name in ("lat", "lon") else 2
+    scaled = f"{name} / 1e7" if name in ("lat", "lon") else name
+    return f"round(({scaled})::numeric, {digits})::float8"
 
 
 class InfluxError(AppError):
@@ -315,11 +324,14 @@ class InfluxSampleStore:
                 columns = serie["columns"]
                 for values in serie["values"]:
                     row = dict(zip(columns, values, strict=True))
-                    item: dict[str, Any] = {"t": datetime.fromtimestamp(row["time"] / 1000, UTC)}
+                    item: dict[str, Any] = {"t": row["time"] / 1000}
                     for name in fields:
                         value = row.get(name)
-                        if value is not None and name in ("lat", "lon"):
-                            value = value / 1e7
+                        if value is not None:
+                            if name in ("lat", "lon"):
+                                value = round(value / 1e7, 7)
+                            elif every_s > 1:
+                                value = round(value, 2)
                         item[name] = value
                     out.append(item)
         return out

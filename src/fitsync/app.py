@@ -85,7 +85,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app, html=pages.error_page)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        overrides={
+            "/api/v1/progress/activities": settings.max_upload_bytes + 64 * 1024,
+            "/api/v1/progress/workout-logs/import": 6 * 1024 * 1024,
+        },
+    )
     api = APIRouter(prefix="/api/v1")
     for module in modules("endpoints"):
         api.include_router(module.router)

@@ -18,6 +18,7 @@ from fitsync.kernel.auth import TokenService
 from fitsync.kernel.db import make_engine, make_sessionmaker, transaction
 from fitsync.kernel.outbox import EventBus
 from fitsync.kernel.redis import Keys, make_redis
+from fitsync.progress import public as progress
 from fitsync.settings import Settings
 
 
@@ -37,8 +38,10 @@ class Container:
     bus: EventBus
     tokens: TokenService
     identity: identity.IdentityRuntime
+    progress: progress.ProgressRuntime
 
     async def close(self) -> None:
+        await self.progress.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -96,4 +99,7 @@ def build_container(settings: Settings) -> Container:
         bus=EventBus(redis, keys),
         tokens=tokens,
         identity=identity_rt,
+        progress=progress.build_runtime(
+            engine, influx_url=settings.influx_url, max_upload_bytes=settings.max_upload_bytes
+        ),
     )

@@ -126,6 +126,38 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
         _serve(settings, host, port, workers)
 
 
+@app.command("rebuild-timeseries")
+def rebuild_timeseries(
+    activity: Annotated[
+        str | None, typer.Option(help="Only this activity id (default: every activity).")
+    ] = None,
+) -> None:
+    """Refill the time-series store (PostgreSQL or InfluxDB) from the stored original files."""
+    import uuid
+
+    from fitsync.bootstrap import build_container
+    from fitsync.progress import activities
+
+    try:
+        only = uuid.UUID(activity) if activity else None
+    except ValueError:
+        console.print(f"[red]error:[/red] {activity!r} is not an activity id")
+        raise typer.Exit(2) from None
+    with _stores(Settings()) as settings:
+
+        async def rebuild() -> tuple[int, int]:
+            container = build_container(settings)
+            try:
+                return await activities.rebuild_timeseries(
+                    container.sessionmaker, container.progress.store, activity_id=only
+                )
+            finally:
+                await container.close()
+
+        count, samples = asyncio.run(rebuild())
+    console.print(f"Rebuilt {count} activities ({samples} samples).")
+
+
 @admin_app.command("create")
 def admin_create(
     email: Annotated[str, typer.Option(help="The admin's email (their login).")],

@@ -17,6 +17,7 @@ CONTEXTS: tuple[str, ...] = (
     "gyms",
     "training",
     "scheduling",
+    "progress",
 )
 
 

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".fitsync")
     redis_prefix: str = "fitsync:"
+    # Time series: InfluxDB (v1 HTTP API, e.g. http://127.0.0.1:8086/fitsync) when set,
+    # PostgreSQL otherwise.
+    influx_url: str | None = None
     db_pool_size: int = 10
 
     # Security. Unset secret_key means "generate one and keep it in data_dir".
@@ -36,6 +39,7 @@ class Settings(BaseSettings):
 
     # HTTP
     max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 25 * 1024 * 1024  # watch files (POST /progress/activities)
     public_url: str = "http://127.0.0.1:8000"
 
     # In-process worker (outbox relay, event consumers, scheduled jobs).

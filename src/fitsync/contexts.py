@@ -15,6 +15,7 @@ from types import ModuleType
 CONTEXTS: tuple[str, ...] = (
     "identity",
     "gyms",
+    "billing",
 )
 
 

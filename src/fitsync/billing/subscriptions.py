@@ -272,7 +272,7 @@ async def subscription_out(
         rows = await session.scalars(
             select(SubscriptionHistory)
             .where(SubscriptionHistory.subscription_id == sub.id)
-            .order_by(SubscriptionHistory.at, SubscriptionHistory.id)
+            .order_by(SubscriptionHistory.id)
         )
         history = [HistoryOut.model_validate(r) for r in rows]
     data: dict[str, Any] = {c.key: getattr(sub, c.key) for c in Subscription.__table__.columns}

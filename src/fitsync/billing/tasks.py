@@ -216,7 +216,9 @@ async def _attempt(
     attempt = sub.failed_attempts + 1
     reason = "unpaid at the desk"
     if sub.payment_method == "card":
-        key = f"renewal:{sub.id}:{invoice['id']}:{attempt}"
+        # Deterministic: a run that crashed after the processor charged gets the same
+        # payment back on its retry, never a second charge.
+        key = f"renewal:{sub.id}:{sub.current_period_start.isoformat()}:{attempt}"
         result, _ = await payments.collect(
             session,
             rt,

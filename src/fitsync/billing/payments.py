@@ -62,7 +62,7 @@ async def collect(
         idempotency_key=idempotency_key,
         token=card_token,
         off_session=off_session,
-        metadata={"gym_id": str(invoice["gym_id"]), "invoice_id": str(invoice["id"])},
+        metadata={"gym_id": str(invoice["gym_id"]), "reference": idempotency_key},
     )
     if result.status == "succeeded":
         payment_id = await invoicing.record_payment(

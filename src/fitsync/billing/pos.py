@@ -155,7 +155,7 @@ async def sell(
             idempotency_key=provider_key,
             token=sale.payment.card_token,
             off_session=False,
-            metadata={"gym_id": str(gym_id), "invoice_id": str(invoice_id)},
+            metadata={"gym_id": str(gym_id), "reference": provider_key},
         )
         if result.status != "succeeded":
             raise PaymentDeclined(

@@ -8,6 +8,10 @@
   ``POST /v1/payment_intents`` (confirmed at once, with an ``Idempotency-Key`` so a
   retried charge is the same charge), ``POST /v1/refunds``, and webhooks signed
   with ``Stripe-Signature: t=<unix>,v1=<hex hmac-sha256("<t>.<payload>")>``.
+
+A charge's parameters (amount, currency, card, metadata) must be the same on a
+retry with the same idempotency key, or the processor refuses it: the metadata
+carries the gym and the key, never ids generated afresh on each attempt.
 """
 
 from __future__ import annotations

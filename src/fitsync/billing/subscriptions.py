@@ -213,7 +213,7 @@ async def _collect_first(
             idempotency_key=provider_key,
             token=sub.card_token,
             off_session=False,
-            metadata={"gym_id": str(sub.gym_id), "invoice_id": str(inv["id"])},
+            metadata={"gym_id": str(sub.gym_id), "reference": provider_key},
         )
         if result.status != "succeeded":
             raise PaymentDeclined(

@@ -132,7 +132,8 @@ async def consume(
                 "UPDATE billing.credit_grants SET used = used + 1 WHERE id = ("
                 " SELECT id FROM billing.credit_grants WHERE client_id = :client"
                 " AND used < sessions AND (expires_at IS NULL OR expires_at > :at)"
-                " AND (class_types IS NULL OR :type IS NULL OR :type = ANY(class_types))"
+                " AND (class_types IS NULL OR CAST(:type AS text) IS NULL"
+                " OR CAST(:type AS text) = ANY(class_types))"
                 " ORDER BY expires_at ASC NULLS LAST, created_at LIMIT 1 FOR UPDATE"
                 ") RETURNING id"
             ),

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitsync.billing import domain, tasks
-from fitsync.billing.providers import BillingRuntime
+from fitsync.billing.providers import BillingRuntime, ProviderUnavailable
 from fitsync.bootstrap import Container
 from fitsync.kernel import clock
 from fitsync.kernel.db import transaction
@@ -421,3 +421,27 @@ async def test_cancel_at_period_end_is_carried_out_by_the_renewal_job(
         await client.get(f"/billing/subscriptions/{sub['id']}", headers=shop.owner.headers)
     ).json()
     assert state["status"] == "canceled"
+
+
+async def test_a_renewal_run_cut_off_after_the_charge_does_not_charge_twice(
+    client: httpx.AsyncClient,
+    shop: Shop,
+    container: Container,
+    rt: BillingRuntime,
+    admin_engine: AsyncEngine,
+    processor: FakeProcessor,
+) -> None:
+    monthly = await plan(client, shop)
+    await subscribe(client, shop, monthly["id"], payment_method="card", card_token="pm_card_visa")
+    later = clock.now() + timedelta(days=32)
+    processor.drop_next = True
+    with pytest.raises(ProviderUnavailable):
+        await tasks.run_renewals(container.sessionmaker, rt, now=later)
+    assert len(processor.succeeded) == 2  # sign-up + the renewal the job never heard of
+    assert await one(admin_engine, "SELECT count(*) FROM billing.renewals") == 0
+    report = await tasks.run_renewals(container.sessionmaker, rt, now=later)
+    assert (report.renewed, report.charged) == (1, 1)
+    assert len(processor.succeeded) == 2
+    statuses = await sql(admin_engine, "SELECT status FROM billing.invoices ORDER BY number")
+    assert [s for (s,) in statuses] == ["paid", "paid"]
+    await ledger_is_balanced(admin_engine)

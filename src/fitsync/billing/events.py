@@ -1,7 +1,8 @@
 """Events billing publishes (names from ARCHITECTURE.md, plus ``product.stock_low``).
 
-- ``payment.succeeded`` ``{payment_id, invoice_id, invoice_number, client_id, amount,
-  currency, method, provider}`` — the communications context emails the receipt.
+- ``payment.succeeded`` ``{payment_id, invoice_id, client_id, amount, currency, method,
+  provider}`` — the communications context emails the receipt (its content from
+  ``billing.public.get_invoice``).
 - ``payment.failed`` ``{invoice_id, subscription_id, client_id, amount, currency,
   attempt, reason, next_retry_at}``.
 - ``subscription.changed`` ``{subscription_id, client_id, plan_id, from_status,

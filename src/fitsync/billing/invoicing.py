@@ -3,8 +3,9 @@
 Invoice numbers are gapless per gym: the number comes from the gym's row in
 ``billing.invoice_counters``, incremented inside the issuing transaction. The row
 stays locked until that transaction ends, so a rolled-back sale returns its number
-and the next sale takes it. Numbers are drawn as late as possible in a transaction
-to keep that lock short.
+and the next sale takes it. That lock serialises a gym's invoicing, so invoices are
+written unnumbered and numbered by the transaction's last statement
+(:func:`assign_numbers`).
 """
 
 from __future__ import annotations
@@ -30,18 +31,32 @@ from fitsync.billing.models import (
 from fitsync.kernel import clock, outbox
 from fitsync.kernel.errors import Conflict, Invalid
 
-_NUMBERS = text(
-    "INSERT INTO billing.invoice_counters AS c (gym_id, last_number) VALUES (:gym, :n)"
+_NUMBER = text(
+    "WITH c AS ("
+    " INSERT INTO billing.invoice_counters AS c (gym_id, last_number) VALUES (:gym, :n)"
     " ON CONFLICT (gym_id) DO UPDATE SET last_number = c.last_number + :n"
-    " RETURNING last_number"
+    " RETURNING last_number),"
+    " ids AS (SELECT id, ord FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS t(id, ord))"
+    " UPDATE billing.invoices AS i SET number = c.last_number - :n + ids.ord"
+    " FROM c, ids WHERE i.id = ids.id RETURNING i.id, i.number"
 )
 
 
-async def next_numbers(session: AsyncSession, gym_id: uuid.UUID, count: int = 1) -> int:
-    """Reserve ``count`` consecutive invoice numbers; returns the first."""
-    last = await session.scalar(_NUMBERS, {"gym": gym_id, "n": count})
-    assert last is not None
-    return int(last) - count + 1
+async def assign_numbers(session: AsyncSession, drafts: Sequence[Draft]) -> None:
+    """Number inserted invoices, consecutively per gym, in one statement per gym.
+
+    Call it last in the transaction: the gym's counter row stays locked until commit.
+    """
+    by_gym: dict[uuid.UUID, list[Draft]] = {}
+    for d in drafts:
+        by_gym.setdefault(d.invoice["gym_id"], []).append(d)
+    for gym_id, group in sorted(by_gym.items(), key=lambda kv: str(kv[0])):
+        rows = await session.execute(
+            _NUMBER, {"gym": gym_id, "n": len(group), "ids": [d.invoice["id"] for d in group]}
+        )
+        numbers = {row.id: row.number for row in rows}
+        for d in group:
+            d.invoice["number"] = numbers[d.invoice["id"]]
 
 
 @dataclass(frozen=True)
@@ -148,23 +163,19 @@ def draft(
 
 
 async def insert_drafts(session: AsyncSession, drafts: Sequence[Draft]) -> None:
-    """Number (per gym, consecutively) and write invoices, lines and postings."""
+    """Write invoices (not numbered yet), their lines and their postings."""
     if not drafts:
         return
-    by_gym: dict[uuid.UUID, list[Draft]] = {}
-    for d in drafts:
-        by_gym.setdefault(d.invoice["gym_id"], []).append(d)
-    for gym_id, group in sorted(by_gym.items(), key=lambda kv: str(kv[0])):
-        first = await next_numbers(session, gym_id, len(group))
-        for offset, d in enumerate(group):
-            d.invoice["number"] = first + offset
     await session.execute(insert(Invoice), [d.invoice for d in drafts])
     await session.execute(insert(InvoiceLine), [line for d in drafts for line in d.lines])
     await ledger.post_many(session, [d.posting for d in drafts])
 
 
-async def issue(session: AsyncSession, d: Draft) -> Draft:
+async def issue(session: AsyncSession, d: Draft, *, number: bool = True) -> Draft:
+    """Write the invoice; with ``number``, number it at once (else: assign_numbers later)."""
     await insert_drafts(session, [d])
+    if number:
+        await assign_numbers(session, [d])
     return d
 
 
@@ -251,7 +262,6 @@ async def record_payment(
             data={
                 "payment_id": str(payment_id),
                 "invoice_id": str(inv["id"]),
-                "invoice_number": inv["number"],
                 "client_id": str(inv["client_id"]) if inv["client_id"] else None,
                 "amount": amount,
                 "currency": inv["currency"],

@@ -51,26 +51,38 @@ async def sell(
             raise Invalid(
                 "Selling a membership or a pack needs a client_id", loc=["body", "client_id"]
             )
-    products = {
-        p.id: p
-        for p in await session.scalars(
-            select(Product).where(Product.id.in_(list(quantities)), Product.gym_id == gym_id)
-        )
-    }
+    products = (
+        {
+            p.id: p
+            for p in await session.scalars(
+                select(Product).where(Product.id.in_(list(quantities)), Product.gym_id == gym_id)
+            )
+        }
+        if quantities
+        else {}
+    )
     plan_ids = [i.plan_id for i in sale.items if i.plan_id is not None]
     pack_ids = [i.pack_id for i in sale.items if i.pack_id is not None]
-    plans = {
-        p.id: p
-        for p in await session.scalars(
-            select(Plan).where(Plan.id.in_(plan_ids), Plan.gym_id == gym_id)
-        )
-    }
-    packs = {
-        p.id: p
-        for p in await session.scalars(
-            select(Pack).where(Pack.id.in_(pack_ids), Pack.gym_id == gym_id)
-        )
-    }
+    plans = (
+        {
+            p.id: p
+            for p in await session.scalars(
+                select(Plan).where(Plan.id.in_(plan_ids), Plan.gym_id == gym_id)
+            )
+        }
+        if plan_ids
+        else {}
+    )
+    packs = (
+        {
+            p.id: p
+            for p in await session.scalars(
+                select(Pack).where(Pack.id.in_(pack_ids), Pack.gym_id == gym_id)
+            )
+        }
+        if pack_ids
+        else {}
+    )
     items: list[domain.Item] = []
     for position, item in enumerate(sale.items):
         where: list[str | int] = ["body", "items", position]
@@ -135,20 +147,11 @@ async def sell(
         discount_code=code_row.code if code_row else None,
     )
     invoice_id = d.invoice["id"]
-    # Stock, in a fixed order so that two carts never wait for each other in a cycle.
-    for product_id in sorted(quantities, key=str):
-        await catalogue.move_stock(
-            session,
-            gym_id=gym_id,
-            product_id=product_id,
-            delta=-quantities[product_id],
-            reason="sale",
-            actor_id=principal.user_id,
-            invoice_id=invoice_id,
-        )
     total = d.invoice["total"]
     provider_ref = None
     if total > 0 and method == "card":
+        # The stock first: nobody is charged for an item that is not there.
+        await _take_stock(session, gym_id, quantities, principal, invoice_id)
         result = await rt.provider("card").charge(
             amount=total,
             currency=currency,
@@ -164,7 +167,7 @@ async def sell(
                 provider_ref=result.provider_ref,
             )
         provider_ref = result.provider_ref
-    await invoicing.issue(session, d)
+    await invoicing.issue(session, d, number=False)
     payment_id = None
     if total > 0:
         payment_id = await invoicing.record_payment(
@@ -217,6 +220,10 @@ async def sell(
                         )
                     )
                     grant_ids.append(grant_id)
+    if not (total > 0 and method == "card"):
+        await _take_stock(session, gym_id, quantities, principal, invoice_id)
+    # Last, so that the gym's invoice counter is locked only until the commit.
+    await invoicing.assign_numbers(session, [d])
     return SaleOut(
         id=invoice_id,
         invoice_id=invoice_id,
@@ -228,3 +235,24 @@ async def sell(
         subscription_ids=sub_ids,
         credit_grant_ids=grant_ids,
     )
+
+
+async def _take_stock(
+    session: AsyncSession,
+    gym_id: uuid.UUID,
+    quantities: Counter[uuid.UUID],
+    principal: Principal,
+    invoice_id: uuid.UUID,
+) -> None:
+    """Decrement stock in a fixed order, so that two carts never wait on each other in a
+    cycle; a product without enough stock refuses the whole sale (409)."""
+    for product_id in sorted(quantities, key=str):
+        await catalogue.move_stock(
+            session,
+            gym_id=gym_id,
+            product_id=product_id,
+            delta=-quantities[product_id],
+            reason="sale",
+            actor_id=principal.user_id,
+            invoice_id=invoice_id,
+        )

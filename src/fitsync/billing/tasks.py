@@ -193,6 +193,7 @@ async def renew_batch(
         sub = await _reload(session, sub_id)
         await _attempt(session, rt, sub, invoice, settings[sub.gym_id], now=now, report=report)
     await session.flush()
+    await invoicing.assign_numbers(session, billed)  # last: the counter stays locked
     return len(rows)
 
 

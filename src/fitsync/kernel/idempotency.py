@@ -116,19 +116,22 @@ async def store(
     status_code: int,
     response: Any,
 ) -> None:
-    """Record the response in the caller's transaction (commits with the effect)."""
+    """Record the response in the caller's transaction (commits with the effect).
+
+    A unique violation (another request stored this key first, which the advisory lock
+    should make impossible) aborts the transaction: the effect is rolled back.
+    """
     try:
-        async with session.begin_nested():
-            await session.execute(
-                insert(IdempotencyRecord).values(
-                    scope=scope,
-                    key=key,
-                    fingerprint=print_,
-                    status_code=status_code,
-                    response=response,
-                    created_at=clock.now(),
-                )
+        await session.execute(
+            insert(IdempotencyRecord).values(
+                scope=scope,
+                key=key,
+                fingerprint=print_,
+                status_code=status_code,
+                response=response,
+                created_at=clock.now(),
             )
+        )
     except IntegrityError:
         raise Conflict("A request with this Idempotency-Key was completed concurrently") from None
 

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.billing import domain, events, ledger
@@ -166,8 +166,13 @@ async def insert_drafts(session: AsyncSession, drafts: Sequence[Draft]) -> None:
     """Write invoices (not numbered yet), their lines and their postings."""
     if not drafts:
         return
-    await session.execute(insert(Invoice), [d.invoice for d in drafts])
-    await session.execute(insert(InvoiceLine), [line for d in drafts for line in d.lines])
+    await session.execute(
+        insert(Invoice).execution_options(render_nulls=True), [d.invoice for d in drafts]
+    )
+    await session.execute(
+        insert(InvoiceLine).execution_options(render_nulls=True),
+        [line for d in drafts for line in d.lines],
+    )
     await ledger.post_many(session, [d.posting for d in drafts])
 
 
@@ -243,13 +248,14 @@ async def record_payment(
         ),
     )
     paid_in_full = amount == due
+    table = cast(Table, Invoice.__table__)
     await session.execute(
-        update(Invoice)
-        .where(Invoice.id == inv["id"])
+        update(table)
+        .where(table.c.id == inv["id"])
         .values(
-            amount_paid=Invoice.amount_paid + amount,
-            status="paid" if paid_in_full else Invoice.status,
-            paid_at=at if paid_in_full else Invoice.paid_at,
+            amount_paid=table.c.amount_paid + amount,
+            status="paid" if paid_in_full else table.c.status,
+            paid_at=at if paid_in_full else table.c.paid_at,
         )
     )
     await outbox.add(

@@ -151,8 +151,9 @@ async def post_many(session: AsyncSession, postings: Sequence[Posting]) -> list[
         )
         entries.extend(rows)
     if txns:
-        await session.execute(insert(LedgerTransaction), txns)
-        await session.execute(insert(LedgerEntry), entries)
+        # render_nulls: one executemany for all rows, whichever optional columns are None
+        await session.execute(insert(LedgerTransaction).execution_options(render_nulls=True), txns)
+        await session.execute(insert(LedgerEntry).execution_options(render_nulls=True), entries)
     return ids
 
 

@@ -34,15 +34,16 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fitsync.app import create_app  # noqa: E402
-from fitsync.billing import tasks  # noqa: E402
-from fitsync.billing.providers import BillingRuntime, build_runtime  # noqa: E402
-from fitsync.bootstrap import Container  # noqa: E402
-from fitsync.kernel import clock, migrate  # noqa: E402
-from fitsync.kernel.auth import Role  # noqa: E402
-from fitsync.kernel.db import make_engine  # noqa: E402
-from fitsync.settings import Settings  # noqa: E402
-from tests.factories import make_gym, signed_in  # noqa: E402
+from tests.factories import make_gym, signed_in
+
+from fitsync.app import create_app
+from fitsync.billing import tasks
+from fitsync.billing.providers import BillingRuntime, build_runtime
+from fitsync.bootstrap import Container
+from fitsync.kernel import clock, migrate
+from fitsync.kernel.auth import Role
+from fitsync.kernel.db import make_engine
+from fitsync.settings import Settings
 
 CONCURRENCY = 32
 
@@ -93,8 +94,9 @@ async def pos(client: httpx.AsyncClient, container: Container, total: int) -> No
         elapsed = time.perf_counter() - started
         latencies.sort()
         n = len(latencies)
+        p50 = statistics.median(latencies) * 1000
         print(
-            f"POS {label:<28} {n / elapsed:8.1f} sales/s   p50 {statistics.median(latencies) * 1000:6.1f} ms"
+            f"POS {label:<28} {n / elapsed:8.1f} sales/s   p50 {p50:6.1f} ms"
             f"   p99 {latencies[int(n * 0.99) - 1] * 1000:7.1f} ms   ({n} sales, {refused} refused)"
         )
 
@@ -112,8 +114,8 @@ async def renewals(container: Container, database_url: str, count: int) -> None:
     async with admin.begin() as conn:
         await conn.execute(
             text(
-                "INSERT INTO billing.plans (id, gym_id, name, interval, price, currency, tax_rate_bp)"
-                " VALUES (:p, :g, 'Monthly', 'month', 4900, 'EUR', 1900)"
+                "INSERT INTO billing.plans (id, gym_id, name, interval, price, currency,"
+                " tax_rate_bp) VALUES (:p, :g, 'Monthly', 'month', 4900, 'EUR', 1900)"
             ),
             {"p": plan_id, "g": gym_id},
         )

@@ -128,7 +128,6 @@ async def update_settings(
     session: AsyncSession, *, principal: Principal, changes: dict[str, Any]
 ) -> Settings:
     gym_id = require_owner(principal)
-    values = {**DEFAULT_SETTINGS, **changes}
     await session.execute(
         text("INSERT INTO billing.settings (gym_id) VALUES (:gym) ON CONFLICT (gym_id) DO NOTHING"),
         {"gym": gym_id},
@@ -137,7 +136,6 @@ async def update_settings(
     assert row is not None
     for name, value in changes.items():
         setattr(row, name, value)
-    del values
     row.updated_at = clock.now()
     await session.flush()
     return row
@@ -306,19 +304,20 @@ async def move_stock(
             raise NotFound("No such product")
         raise Conflict("Not enough stock", product_id=str(product_id), stock=exists)
     stock, threshold, sku, name = row
-    movement = StockMovement(
-        id=uuid.uuid4(),
-        gym_id=gym_id,
-        product_id=product_id,
-        delta=delta,
-        reason=reason,
-        stock_after=stock,
-        note=note,
-        invoice_id=invoice_id,
-        actor_id=actor_id,
-        created_at=clock.now(),
-    )
-    await session.execute(insert(StockMovement).values(**_columns(movement)))
+    values = {
+        "id": uuid.uuid4(),
+        "gym_id": gym_id,
+        "product_id": product_id,
+        "delta": delta,
+        "reason": reason,
+        "stock_after": stock,
+        "note": note,
+        "invoice_id": invoice_id,
+        "actor_id": actor_id,
+        "created_at": clock.now(),
+    }
+    await session.execute(insert(StockMovement).values(**values))
+    movement = StockMovement(**values)
     if delta < 0 and stock <= threshold < stock - delta:
         await outbox.add(
             session,
@@ -336,10 +335,6 @@ async def move_stock(
             ),
         )
     return movement
-
-
-def _columns(obj: Any) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns if hasattr(obj, c.key)}
 
 
 async def adjust_stock(

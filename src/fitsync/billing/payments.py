@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.billing import catalogue, domain, invoicing
-from fitsync.billing.models import Invoice, InvoiceLine, Payment, Refund, WebhookEvent
+from fitsync.billing.models import Invoice, InvoiceLine, Payment, WebhookEvent
 from fitsync.billing.providers import (
     MANUAL_METHODS,
     BillingRuntime,
@@ -260,12 +260,6 @@ async def refund_invoice(
         invoice_status=invoice.status,
         amount_refunded=invoice.amount_refunded,
         created_at=row.created_at,
-    )
-
-
-async def list_refunds(session: AsyncSession, invoice_id: uuid.UUID) -> list[Refund]:
-    return list(
-        (await session.scalars(select(Refund).where(Refund.invoice_id == invoice_id))).all()
     )
 
 

@@ -345,14 +345,13 @@ async def resume(
             sub.trial_end += timedelta(days=days)
         sub.period_end_at = domain.local_midnight(sub.current_period_end, sub.timezone)
     in_trial = sub.trial_end is not None and domain.local_date(now, sub.timezone) < sub.trial_end
-    target = domain.Status.active
-    if sub.open_invoice_id is not None and sub.failed_attempts > 0:
-        target = domain.Status.active  # dunning continues from where it stood
     sub.paused_at = None
+    # Back to active (the trial's end date still applies); an unpaid invoice stays in
+    # dunning, which makes it past_due again if it fails.
     await invoicing.change_status(
         session,
         sub,
-        target,
+        domain.Status.active,
         reason="resumed",
         actor_id=principal.user_id,
         at=now,

@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+billing_app = typer.Typer(help="Billing jobs.", no_args_is_help=True)
+app.add_typer(billing_app, name="billing")
 console = Console(stderr=True)
 
 
@@ -208,6 +210,36 @@ def admin_create(
             console.print(f"[red]error:[/red] {exc.detail}")
             raise typer.Exit(2) from None
     console.print(f"Admin {email} created.")
+
+
+@billing_app.command("run")
+def billing_run() -> None:
+    """Renew due subscriptions and retry failed payments once; safe to run any time and
+    concurrently (schedule it, e.g. every 15 minutes)."""
+    from fitsync.billing import tasks
+    from fitsync.billing.providers import build_runtime
+    from fitsync.bootstrap import build_container
+
+    with _stores(Settings()) as settings:
+
+        async def run() -> tasks.JobReport:
+            container = build_container(settings)
+            rt = build_runtime(
+                card_api_url=settings.billing_card_api_url,
+                card_api_key=settings.billing_card_api_key,
+                card_webhook_secret=settings.billing_card_webhook_secret,
+            )
+            try:
+                return await tasks.run_all(container.sessionmaker, rt)
+            finally:
+                await rt.close()
+                await container.close()
+
+        report = asyncio.run(run())
+    console.print(
+        f"renewed {report.renewed}, charged {report.charged}, failed {report.failed},"
+        f" retried {report.retried}, canceled {report.canceled}"
+    )
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ CONTEXTS: tuple[str, ...] = (
     "training",
     "scheduling",
     "progress",
+    "billing",
 )
 
 

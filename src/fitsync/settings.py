@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     run_worker: bool = True
     relay_interval_seconds: float = 0.5
 
+    # Billing: a Stripe-compatible card processor (unset: only manual payments).
+    billing_card_api_url: str | None = None
+    billing_card_api_key: str | None = None
+    billing_card_webhook_secret: str | None = None
+
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept (0600) in the data dir."""
         if self.secret_key:

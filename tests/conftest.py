@@ -9,10 +9,12 @@ is truncated and the run's Redis keys are deleted.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from importlib import resources
 from pathlib import Path
 
 import anyio
@@ -31,6 +33,7 @@ from fitsync.kernel.db import make_engine
 from fitsync.kernel.embedded import embedded_stores
 from fitsync.kernel.redis import make_redis
 from fitsync.settings import Settings
+from fitsync.training import library
 
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -129,11 +132,37 @@ async def _tables(admin_engine: AsyncEngine) -> list[str]:
         return [r[0] for r in rows]
 
 
+# Reference data loaded by the migrations that tests keep between tests.
+LIBRARY_TABLES = {
+    "training.muscles",
+    "training.equipment",
+    "training.exercises",
+    "training.search_words",
+}
+LIBRARY_SIZE = len(
+    json.loads((resources.files("fitsync.training") / "data" / "exercises.json").read_text())
+)
+
+
 @pytest.fixture
 async def clean_state(settings: Settings, admin_engine: AsyncEngine, _tables: list[str]) -> None:
-    """Empty tables and no Redis keys of this run: every store-using test starts here."""
+    """Empty tables (but the exercise library) and no Redis keys: every store-using test
+    starts here. The library is restored when a test changed or deleted library rows."""
+    others = [t for t in _tables if t not in LIBRARY_TABLES]
     async with admin_engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(_tables)} RESTART IDENTITY CASCADE"))
+        await conn.execute(text(f"TRUNCATE {', '.join(others)} RESTART IDENTITY CASCADE"))
+        await conn.execute(text("DELETE FROM training.exercises WHERE source_id IS NULL"))
+        await conn.execute(text("DELETE FROM training.search_words WHERE gym_id IS NOT NULL"))
+        intact = await conn.scalar(
+            text(
+                "SELECT count(*) FROM training.exercises"
+                " WHERE deleted_at IS NULL AND updated_at = created_at"
+            )
+        )
+        if intact != LIBRARY_SIZE:
+            await conn.execute(text("UPDATE training.exercises SET deleted_at = NULL"))
+            await conn.run_sync(library.load_sync)
+            await conn.execute(text("UPDATE training.exercises SET updated_at = created_at"))
     redis = make_redis(settings.redis_url or "")
     try:
         keys = [k async for k in redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000)]

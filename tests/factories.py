@@ -83,3 +83,11 @@ async def signed_in(
     gym_id: uuid.UUID | None = None,
 ) -> Account:
     return await login(client, await make_user(container, role=role, gym_id=gym_id))
+
+
+async def coach(client: httpx.AsyncClient, trainer: Account, member: Account) -> None:
+    """Make ``trainer`` one of ``member``'s trainers (the training context owns the link)."""
+    response = await client.put(
+        f"/trainers/{trainer.id}/clients/{member.id}", headers=trainer.headers
+    )
+    assert response.status_code in (200, 201), response.text

@@ -17,7 +17,7 @@ from fitsync.bootstrap import Container
 from fitsync.kernel.auth import Role
 from fitsync.progress import wearables
 from fitsync.progress.timeseries import InfluxSampleStore, SampleStore
-from tests.factories import make_gym, signed_in
+from tests.factories import coach, make_gym, signed_in
 from tests.progress.factories import DATA, upload, upload_file
 from tests.progress.fitwriter import synthetic_ride
 
@@ -303,6 +303,7 @@ async def test_trainer_reads_and_owner_gets_aggregates_only(
     me = await signed_in(client, container, gym_id=gym)
     created = (await upload_file(client, me, "fit/2020-06-01-16-52-40.fit")).json()
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym)
+    await coach(client, trainer, me)
     owner = await signed_in(client, container, role=Role.gym_owner, gym_id=gym)
     samples = f"/progress/activities/{created['id']}/samples"
     assert (await client.get(samples, headers=trainer.headers)).status_code == 200

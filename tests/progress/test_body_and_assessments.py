@@ -11,7 +11,7 @@ import pytest
 from fitsync.bootstrap import Container
 from fitsync.kernel import clock
 from fitsync.kernel.auth import Role
-from tests.factories import make_gym, signed_in
+from tests.factories import coach, make_gym, signed_in
 
 NOW = clock.now()
 
@@ -126,6 +126,7 @@ async def test_cooper_test_gives_vo2max_and_bmi(
     gym = await make_gym(container)
     me = await signed_in(client, container, gym_id=gym)
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym)
+    await coach(client, trainer, me)
     response = await client.post(
         "/progress/assessments",
         json={
@@ -172,4 +173,4 @@ async def test_gym_aggregates_are_for_staff(
     volume = await client.get(
         f"/analytics/clients/{me.id}/weekly-volume", params={"weeks": 2}, headers=owner.headers
     )
-    assert [w["by_muscle"] for w in volume.json() if w["workouts"]] == [{"lower back": 700}]
+    assert [w["by_muscle"] for w in volume.json() if w["workouts"]] == [{"lower-back": 700}]

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitsync.bootstrap import Container
 from fitsync.kernel.auth import Role
-from tests.factories import make_gym, signed_in
+from fitsync.training.public import library_exercise_id
+from tests.factories import coach, make_gym, signed_in
 from tests.progress.factories import DATA, upload
 
 IMPORT = "/progress/workout-logs/import"
@@ -74,23 +75,29 @@ async def test_export_imports_once(
     assert await _sets(admin_engine) == counts == (report["workouts_imported"], rows)
 
 
-async def test_unmatched_names_are_reported_and_kept(
+async def test_names_map_to_the_library_and_unmatched_ones_are_reported_and_kept(
     client: httpx.AsyncClient, container: Container
 ) -> None:
     gym = await make_gym(container)
     me = await signed_in(client, container, gym_id=gym)
-    report = (await _import(client, me, "strong_export_kg.csv")).json()
-    assert report["unmatched"] == ["Running (Treadmill)"]
+    csv = (DATA / "workout_logs" / "strong_export_kg.csv").read_text()
+    mixed = csv.replace("Running (Treadmill)", "Underwater Basket Weaving", 2)
+    response = await client.post(
+        IMPORT,
+        files={"file": ("mixed.csv", mixed.encode(), "text/csv")},
+        headers=me.headers,
+    )
+    report = response.json()
+    assert report["unmatched"] == ["Underwater Basket Weaving"]
     logs = (await client.get("/progress/workout-logs?limit=100", headers=me.headers)).json()
-    runs = [
-        e
-        for w in logs["items"]
-        for e in w["entries"]
-        if e["exercise_name"] == "Running (Treadmill)"
-    ]
+    entries = [e for w in logs["items"] for e in w["entries"]]
+    weaving = [e for e in entries if e["exercise_name"] == "Underwater Basket Weaving"]
+    assert weaving
+    assert weaving[0]["exercise_id"] is None
+    assert weaving[0]["sets"][0]["distance_m"] > 1000
+    # "Running (Treadmill)" of the Strong app is the library's "Running, Treadmill".
+    runs = [e for e in entries if e["exercise_id"] == str(library_exercise_id("Running_Treadmill"))]
     assert runs
-    assert runs[0]["exercise_id"] is None
-    assert runs[0]["sets"][0]["distance_m"] > 1000
 
 
 async def test_pounds_export_lands_in_kilograms(
@@ -125,6 +132,7 @@ async def test_trainer_imports_for_a_client(
     gym = await make_gym(container)
     me = await signed_in(client, container, gym_id=gym)
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym)
+    await coach(client, trainer, me)
     response = await _import(client, trainer, "hevy_export_kg.csv", client_id=str(me.id))
     assert response.status_code == 200
     mine = (await client.get("/progress/workout-logs", headers=me.headers)).json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitsync.bootstrap import Container
 from fitsync.kernel.auth import Role
-from tests.factories import Account, make_gym, signed_in
+from fitsync.training.public import library_exercise_id
+from tests.factories import Account, coach, make_gym, signed_in
 
-BENCH = str(uuid.uuid5(uuid.NAMESPACE_URL, "bench"))
-SQUAT = str(uuid.uuid5(uuid.NAMESPACE_URL, "squat"))
+BENCH = str(library_exercise_id("Barbell_Bench_Press_-_Medium_Grip"))
+SQUAT = str(library_exercise_id("Barbell_Squat"))
 DAY0 = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)  # a Monday
 
 
@@ -157,6 +157,7 @@ async def test_trainer_logs_for_a_client_and_lists_them(
     gym = await make_gym(container)
     me = await signed_in(client, container, gym_id=gym)
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym)
+    await coach(client, trainer, me)
     response = await log(client, trainer, workout(DAY0, 80, client_id=str(me.id)))
     assert response.status_code == 201
     assert response.json()["client_id"] == str(me.id)
@@ -210,7 +211,7 @@ async def test_cardio_sets_and_pounds(client: httpx.AsyncClient, container: Cont
     response = await log(client, me, body)
     assert response.status_code == 201, response.text
     entries = response.json()["entries"]
-    assert entries[0]["exercise_id"] is None
+    assert entries[0]["exercise_id"] == str(library_exercise_id("Running_Treadmill"))
     assert entries[0]["sets"][0]["distance_m"] == 5000
     assert entries[1]["exercise_name"] == "Barbell Squat"  # matched in the library
     assert entries[1]["sets"][0]["load_kg"] == pytest.approx(102.058, abs=0.01)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fitsync.identity import public as identity
 from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.errors import Forbidden, Invalid, NotFound
+from fitsync.training import public as training
 
 
 class Level(enum.Enum):
@@ -30,8 +31,12 @@ class Level(enum.Enum):
 
 
 async def coaches(session: AsyncSession, principal: Principal, client: identity.UserInfo) -> bool:
-    """Whether ``principal`` is ``client``'s trainer (for now: a trainer of the same gym)."""
-    return principal.role is Role.trainer and principal.gym_id == client.gym_id
+    """Whether ``principal`` is one of ``client``'s trainers (training owns the relation)."""
+    return (
+        principal.role is Role.trainer
+        and principal.gym_id == client.gym_id
+        and await training.is_trainer_of(session, trainer_id=principal.user_id, client_id=client.id)
+    )
 
 
 async def subject(

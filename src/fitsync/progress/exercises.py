@@ -1,12 +1,12 @@
-"""What progress needs to know of exercises: a port, and a stand-in until training lands.
+"""What progress needs to know of exercises: a port, and its adapter over training.
 
 The exercise library belongs to the training context. Progress only asks four questions
-(:class:`ExerciseCatalog`). Until training offers them in its ``public.py``,
-:class:`LocalCatalog` answers: exercise ids are accepted as opaque UUIDs (every id
-"exists"), and a small built-in list of common lifts (names from the public-domain
-free-exercise-db, with the names the Strong and Hevy apps use) lets imports match names
-and gives muscle groups for weekly volume. Workouts have no plan here, so adherence is
-unknown (None) until training provides one.
+(:class:`ExerciseCatalog`); :class:`TrainingCatalog` answers them through
+``training.public``. Names from other apps' exports are matched first against the
+library's names and aliases, then against a small table of the names the Strong and Hevy
+apps use for common lifts, keyed by the free-exercise-db ids that training keeps as
+``source_id``. :class:`LocalCatalog` (no library: every id accepted, only that table) is
+kept for running progress on its own.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from fitsync.training import public as training
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,45 @@ class LocalCatalog:
         self, session: AsyncSession, workout_id: uuid.UUID
     ) -> dict[uuid.UUID, int] | None:
         return None
+
+
+class TrainingCatalog:
+    """The training context's library (and the gym's own exercises) behind the port."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, uuid.UUID] = {}
+        for slug, name, _muscles, aliases in _BUILTIN:
+            for alias in (name, slug, *aliases):
+                self.by_name[normalise(alias)] = training.library_exercise_id(slug)
+
+    async def unknown(self, session: AsyncSession, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return set(ids) - set(await training.describe_exercises(session, ids))
+
+    async def describe(
+        self, session: AsyncSession, ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, ExerciseRef]:
+        found = await training.describe_exercises(session, ids)
+        return {
+            i: ExerciseRef(id=i, name=info.name, muscles=info.primary_muscles)
+            for i, info in found.items()
+        }
+
+    async def match(self, session: AsyncSession, names: Collection[str]) -> dict[str, ExerciseRef]:
+        exact = await training.match_exercise_names(session, names)
+        found = {
+            name: ExerciseRef(id=info.id, name=info.name, muscles=info.primary_muscles)
+            for name, info in exact.items()
+        }
+        rest = {
+            n: self.by_name[normalise(n)]
+            for n in names
+            if n not in found and normalise(n) in self.by_name
+        }
+        described = await self.describe(session, set(rest.values()))
+        found.update({n: described[i] for n, i in rest.items() if i in described})
+        return found
+
+    async def planned_sets(
+        self, session: AsyncSession, workout_id: uuid.UUID
+    ) -> dict[uuid.UUID, int] | None:
+        return await training.planned_sets(session, workout_id)

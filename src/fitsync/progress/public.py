@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fitsync.progress.exercises import ExerciseCatalog, LocalCatalog
+from fitsync.progress.exercises import ExerciseCatalog, TrainingCatalog
 from fitsync.progress.timeseries import SampleStore, make_store
 from fitsync.progress.wearables import MAX_SAMPLES
 
@@ -18,7 +18,7 @@ class ProgressRuntime:
     """Progress's ports: the time-series store and the exercise library."""
 
     store: SampleStore
-    catalog: ExerciseCatalog = field(default_factory=LocalCatalog)
+    catalog: ExerciseCatalog = field(default_factory=TrainingCatalog)
     max_upload_bytes: int = 25 * 1024 * 1024
     max_samples: int = MAX_SAMPLES
 

@@ -16,8 +16,12 @@ from fitsync.identity.domain import Argon2Params, Passwords
 from fitsync.identity.service import Throttle
 from fitsync.kernel.auth import TokenService
 from fitsync.kernel.db import make_engine, make_sessionmaker, transaction
-from fitsync.kernel.outbox import EventBus
+from fitsync.kernel.outbox import EventBus, PeriodicJob
 from fitsync.kernel.redis import Keys, make_redis
+from fitsync.messaging import public as messaging
+from fitsync.messaging.public import LiveHub, MessagingRuntime
+from fitsync.notifications import public as notifications
+from fitsync.notifications.public import NotificationsRuntime
 from fitsync.settings import Settings
 
 
@@ -36,8 +40,14 @@ class Container:
     bus: EventBus
     tokens: TokenService
     identity: identity.IdentityRuntime
+    notifications: NotificationsRuntime
+    messaging: MessagingRuntime
+    messaging_hub: LiveHub
+    jobs: list[PeriodicJob]
 
     async def close(self) -> None:
+        await self.messaging_hub.close()
+        await self.notifications.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -86,13 +96,30 @@ def build_container(settings: Settings) -> Container:
         ),
         public_url=settings.public_url,
     )
+    bus = EventBus(redis, keys)
+
+    async def is_online(user_id: uuid.UUID) -> bool:
+        return await messaging.is_online(redis, keys, user_id)
+
+    notifications_rt = notifications.build_runtime(
+        settings,
+        sessionmaker=sessionmaker,
+        redis=redis,
+        keys=keys,
+        bus=bus,
+        is_online=is_online,
+    )
     return Container(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
         redis=redis,
         keys=keys,
-        bus=EventBus(redis, keys),
+        bus=bus,
         tokens=tokens,
         identity=identity_rt,
+        notifications=notifications_rt,
+        messaging=MessagingRuntime(redis=redis, keys=keys),
+        messaging_hub=messaging.make_hub(redis, keys, sessionmaker),
+        jobs=notifications.jobs(notifications_rt, interval=settings.relay_interval_seconds),
     )

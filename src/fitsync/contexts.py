@@ -15,6 +15,8 @@ from types import ModuleType
 CONTEXTS: tuple[str, ...] = (
     "identity",
     "gyms",
+    "notifications",
+    "messaging",
 )
 
 

@@ -279,7 +279,7 @@ async def websocket(ws: WebSocket) -> None:
             raw = await ws.receive_text()
             with contextlib.suppress(ValueError, AttributeError):
                 if json.loads(raw).get("type") == "ping":
-                    conn.push(json.dumps({"type": "pong"}))
+                    conn.push(json.dumps({"type": "pong", "data": {}}))
 
     tasks = [asyncio.create_task(writer()), asyncio.create_task(reader())]
     try:

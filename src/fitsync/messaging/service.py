@@ -577,22 +577,41 @@ async def messages_after(
     """For several users of one gym, their messages after each one's cursor, by seq."""
     users = list(cursors)
     rows = await session.execute(
-        select(Participant.user_id, Message)
-        .join(Message, Message.conversation_id == Participant.conversation_id)
-        .join(
-            text("unnest(CAST(:users AS uuid[]), CAST(:cursors AS bigint[])) AS c(user_id, after)"),
-            text("c.user_id = messaging.participants.user_id"),
-        )
-        .where(
-            Message.gym_id == gym_id,
-            Message.seq > min(cursors.values()),
-            text("messaging.messages.seq > c.after"),
-        )
-        .order_by(Message.seq)
-        .limit(limit),
-        {"users": users, "cursors": [cursors[u] for u in users]},
+        text(
+            "SELECT c.user_id, m.id, m.gym_id, m.conversation_id, m.seq, m.sender_id, m.doc,"
+            " m.created_at, m.edited_at, m.deleted_at"
+            " FROM unnest(CAST(:users AS uuid[]), CAST(:cursors AS bigint[])) AS c(user_id, after)"
+            " JOIN messaging.participants p ON p.user_id = c.user_id"
+            " JOIN messaging.messages m"
+            "   ON m.conversation_id = p.conversation_id AND m.seq > c.after"
+            " WHERE m.gym_id = :gym AND m.seq > :lowest"
+            " ORDER BY m.seq LIMIT :n"
+        ),
+        {
+            "users": users,
+            "cursors": [cursors[u] for u in users],
+            "gym": gym_id,
+            "lowest": min(cursors.values()),
+            "n": limit,
+        },
     )
-    return [(row[0], row[1]) for row in rows]
+    return [
+        (
+            row.user_id,
+            Message(
+                id=row.id,
+                gym_id=row.gym_id,
+                conversation_id=row.conversation_id,
+                seq=row.seq,
+                sender_id=row.sender_id,
+                doc=row.doc,
+                created_at=row.created_at,
+                edited_at=row.edited_at,
+                deleted_at=row.deleted_at,
+            ),
+        )
+        for row in rows
+    ]
 
 
 # -- presence -------------------------------------------------------------------------

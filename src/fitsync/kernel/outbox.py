@@ -252,6 +252,7 @@ async def consume_once(
         for _stream, items in fresh or []:
             entries.extend(items)
     handled = 0
+    done: list[str] = []
     for entry_id, fields in entries:
         event = Event.from_fields(fields)
         if event.type in cons.types:
@@ -265,7 +266,9 @@ async def consume_once(
                 await _maybe_dead_letter(bus, cons, entry_id, fields, error)
                 continue
             handled += 1
-        await bus.redis.xack(bus.stream, cons.name, entry_id)
+        done.append(entry_id)
+    if done:  # one round trip for the batch; a crash before it redelivers no-ops
+        await bus.redis.xack(bus.stream, cons.name, *done)
     return handled
 
 

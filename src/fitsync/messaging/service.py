@@ -16,8 +16,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.identity import public as identity
@@ -308,16 +308,24 @@ def message_out(msg: Message) -> MessageOut:
     )
 
 
-async def _next_seq(session: AsyncSession, gym_id: uuid.UUID) -> int:
-    stmt = (
-        insert(GymCounter)
-        .values(gym_id=gym_id, last_seq=1)
-        .on_conflict_do_update(
-            index_elements=["gym_id"], set_={"last_seq": GymCounter.last_seq + 1}
-        )
-        .returning(GymCounter.last_seq)
+async def _insert_with_next_seq(session: AsyncSession, **values: Any) -> int:
+    """Take the gym's next seq and store the message under it, in one round trip.
+
+    The counter row stays locked until commit, so seqs become visible in order."""
+    result = await session.execute(
+        text(
+            "WITH s AS ("
+            " INSERT INTO messaging.gym_counters (gym_id, last_seq) VALUES (:gym_id, 1)"
+            " ON CONFLICT (gym_id) DO UPDATE SET last_seq = messaging.gym_counters.last_seq + 1"
+            " RETURNING last_seq)"
+            " INSERT INTO messaging.messages"
+            " (id, gym_id, conversation_id, seq, sender_id, doc, created_at)"
+            " SELECT :id, :gym_id, :conversation_id, s.last_seq, :sender_id, :doc, :created_at"
+            " FROM s RETURNING seq"
+        ).bindparams(bindparam("doc", type_=JSONB)),
+        values,
     )
-    return int((await session.execute(stmt)).scalar_one())
+    return int(result.scalar_one())
 
 
 def _publish_after_commit(
@@ -343,34 +351,9 @@ async def post_message(
     attachments: list[AttachmentIn],
 ) -> MessageOut:
     conv = await access_conversation(session, principal=principal, conversation_id=conversation_id)
-    seq = await _next_seq(session, conv.gym_id)  # held to commit: seqs commit in order
     now = clock.now()
+    message_id = uuid.uuid4()
     doc = {"text": text_, "attachments": [a.model_dump(mode="json") for a in attachments]}
-    msg = Message(
-        id=uuid.uuid4(),
-        gym_id=conv.gym_id,
-        conversation_id=conv.id,
-        seq=seq,
-        sender_id=principal.user_id,
-        doc=doc,
-        created_at=now,
-    )
-    session.add(msg)
-    await session.flush()
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conv.id)
-        .values(
-            last_seq=seq,
-            last_activity_at=now,
-            last_message={
-                "id": str(msg.id),
-                "sender_id": str(msg.sender_id),
-                "text": domain.preview(text_),
-                "created_at": now.isoformat(),
-            },
-        )
-    )
     others = [pid for pid in conv.participant_ids if pid != principal.user_id]
     sender = (conv.people or {}).get(str(principal.user_id), {})
     await outbox.add(
@@ -380,7 +363,7 @@ async def post_message(
             gym_id=conv.gym_id,
             actor_id=principal.user_id,
             data={
-                "message_id": str(msg.id),
+                "message_id": str(message_id),
                 "conversation_id": str(conv.id),
                 "sender_id": str(principal.user_id),
                 "sender_name": sender.get("name") or "A member",
@@ -388,6 +371,39 @@ async def post_message(
                 "preview": domain.preview(text_),
             },
         ),
+    )
+    # From here to commit the gym's counter row is locked: keep it short.
+    seq = await _insert_with_next_seq(
+        session,
+        id=message_id,
+        gym_id=conv.gym_id,
+        conversation_id=conv.id,
+        sender_id=principal.user_id,
+        doc=doc,
+        created_at=now,
+    )
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conv.id)
+        .values(
+            last_seq=func.greatest(Conversation.last_seq, seq),
+            last_activity_at=now,
+            last_message={
+                "id": str(message_id),
+                "sender_id": str(principal.user_id),
+                "text": domain.preview(text_),
+                "created_at": now.isoformat(),
+            },
+        )
+    )
+    msg = Message(
+        id=message_id,
+        gym_id=conv.gym_id,
+        conversation_id=conv.id,
+        seq=seq,
+        sender_id=principal.user_id,
+        doc=doc,
+        created_at=now,
     )
     out = message_out(msg)
 

@@ -197,6 +197,7 @@ class _Claimed:
     channel: str
     attempts: int
     context: dict[str, Any]
+    subscriptions: tuple[Subscription, ...] = ()
 
 
 @dataclass
@@ -277,19 +278,8 @@ async def _store_in_app(rt: NotificationsRuntime, message: Outgoing) -> None:
         )
 
 
-async def _subscriptions(rt: NotificationsRuntime, d: _Claimed) -> list[Subscription]:
-    async with transaction(rt.sessionmaker, gym_id=d.gym_id) as session:
-        rows = await session.execute(
-            select(PushSubscription).where(PushSubscription.user_id == d.recipient_id)
-        )
-        return [
-            Subscription(id=s.id, endpoint=s.endpoint, p256dh=s.p256dh, auth=s.auth)
-            for s in rows.scalars()
-        ]
-
-
 async def _send_push(rt: NotificationsRuntime, message: Outgoing, d: _Claimed) -> _Outcome:
-    subscriptions = await _subscriptions(rt, d)
+    subscriptions = d.subscriptions  # read when the delivery was claimed
     if not subscriptions:
         return _Outcome("skipped", "no push subscription")
     sent, gone, transient = 0, [], None
@@ -360,6 +350,16 @@ async def _claim(rt: NotificationsRuntime, now: datetime, batch: int) -> list[_C
             .scalars()
             .all()
         )
+        pushing = [row.recipient_id for row in rows if row.channel == domain.PUSH]
+        devices: dict[uuid.UUID, list[Subscription]] = {}
+        if pushing:
+            found = await session.execute(
+                select(PushSubscription).where(PushSubscription.user_id.in_(pushing))
+            )
+            for sub in found.scalars():
+                devices.setdefault(sub.user_id, []).append(
+                    Subscription(id=sub.id, endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth)
+                )
         claimed = []
         for row in rows:
             row.status = "sending"
@@ -375,6 +375,7 @@ async def _claim(rt: NotificationsRuntime, now: datetime, batch: int) -> list[_C
                     channel=row.channel,
                     attempts=row.attempts,
                     context=row.context,
+                    subscriptions=tuple(devices.get(row.recipient_id, ())),
                 )
             )
         return claimed
@@ -409,33 +410,41 @@ async def dispatch_once(rt: NotificationsRuntime, *, batch: int = 200) -> int:
 
     outcomes = await asyncio.gather(*(one(d) for d in claimed))
     dead: list[tuple[_Claimed, str]] = []
+    rows: list[dict[str, Any]] = []
+    gone: list[uuid.UUID] = []
+    for d, outcome in zip(claimed, outcomes, strict=True):
+        status, next_at, sent_at = outcome.status, now, None
+        if status == "retry" and d.attempts >= domain.MAX_ATTEMPTS:
+            status = "dead"
+        if status in ("sent", "skipped"):
+            sent_at = clock.now()
+        elif status == "retry":
+            status, next_at = "pending", now + domain.retry_delay(d.attempts)
+            log.warning(
+                "%s of %s to %s failed (try %d), retrying: %s",
+                d.channel,
+                d.event_type,
+                d.recipient_id,
+                d.attempts,
+                outcome.detail,
+            )
+        else:
+            dead.append((d, outcome.detail or "failed"))
+        rows.append(
+            {
+                "id": d.id,
+                "status": status,
+                "next_attempt_at": next_at,
+                "sent_at": sent_at,
+                "lease_until": None,
+                "last_error": outcome.detail,
+            }
+        )
+        gone += outcome.gone
     async with transaction(rt.sessionmaker, all_gyms=True) as session:
-        for d, outcome in zip(claimed, outcomes, strict=True):
-            values: dict[str, Any] = {"lease_until": None, "last_error": outcome.detail}
-            if outcome.status == "retry" and d.attempts >= domain.MAX_ATTEMPTS:
-                outcome.status = "dead"
-            if outcome.status in ("sent", "skipped"):
-                values.update(status=outcome.status, sent_at=clock.now())
-            elif outcome.status == "retry":
-                values.update(
-                    status="pending", next_attempt_at=now + domain.retry_delay(d.attempts)
-                )
-                log.warning(
-                    "%s of %s to %s failed (try %d), retrying: %s",
-                    d.channel,
-                    d.event_type,
-                    d.recipient_id,
-                    d.attempts,
-                    outcome.detail,
-                )
-            else:
-                values.update(status="dead")
-                dead.append((d, outcome.detail or "failed"))
-            await session.execute(update(Delivery).where(Delivery.id == d.id).values(**values))
-            if outcome.gone:
-                await session.execute(
-                    delete(PushSubscription).where(PushSubscription.id.in_(outcome.gone))
-                )
+        await session.execute(update(Delivery), rows)  # one executemany by primary key
+        if gone:
+            await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
     for d, error in dead:
         await outbox.dead_letter(
             rt.bus,

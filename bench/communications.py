@@ -186,6 +186,15 @@ async def burst(
         )
 
     try:
+        idle_since = time.perf_counter()  # let the backlog of the messaging run drain first
+        while True:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM kernel.outbox WHERE published_at IS NULL"
+            )
+            if left == 0 and await lag() == (0, 0):
+                break
+            await asyncio.sleep(0.2)
+        print(f"  (the bus was idle after {time.perf_counter() - idle_since:.1f} s)")
         started = time.perf_counter()
         await conn.execute(
             "INSERT INTO kernel.outbox (id, type, gym_id, occurred_at, data)"

@@ -309,20 +309,28 @@ def message_out(msg: Message) -> MessageOut:
 
 
 async def _insert_with_next_seq(session: AsyncSession, **values: Any) -> int:
-    """Take the gym's next seq and store the message under it, in one round trip.
+    """Take the gym's next seq, store the message under it and make it the conversation's
+    last message, in one round trip.
 
     The counter row stays locked until commit, so seqs become visible in order."""
     result = await session.execute(
         text(
             "WITH s AS ("
-            " INSERT INTO messaging.gym_counters (gym_id, last_seq) VALUES (:gym_id, 1)"
-            " ON CONFLICT (gym_id) DO UPDATE SET last_seq = messaging.gym_counters.last_seq + 1"
-            " RETURNING last_seq)"
-            " INSERT INTO messaging.messages"
-            " (id, gym_id, conversation_id, seq, sender_id, doc, created_at)"
-            " SELECT :id, :gym_id, :conversation_id, s.last_seq, :sender_id, :doc, :created_at"
-            " FROM s RETURNING seq"
-        ).bindparams(bindparam("doc", type_=JSONB)),
+            "  INSERT INTO messaging.gym_counters (gym_id, last_seq) VALUES (:gym_id, 1)"
+            "  ON CONFLICT (gym_id) DO UPDATE SET last_seq = messaging.gym_counters.last_seq + 1"
+            "  RETURNING last_seq),"
+            " m AS ("
+            "  INSERT INTO messaging.messages"
+            "  (id, gym_id, conversation_id, seq, sender_id, doc, created_at)"
+            "  SELECT :id, :gym_id, :conversation_id, s.last_seq, :sender_id, :doc, :created_at"
+            "  FROM s RETURNING seq),"
+            " c AS ("
+            "  UPDATE messaging.conversations"
+            "  SET last_seq = greatest(last_seq, (SELECT seq FROM m)),"
+            "  last_activity_at = :created_at, last_message = :last_message"
+            "  WHERE id = :conversation_id RETURNING id)"
+            " SELECT m.seq FROM m, (SELECT count(*) FROM c) AS updated"
+        ).bindparams(bindparam("doc", type_=JSONB), bindparam("last_message", type_=JSONB)),
         values,
     )
     return int(result.scalar_one())
@@ -372,7 +380,7 @@ async def post_message(
             },
         ),
     )
-    # From here to commit the gym's counter row is locked: keep it short.
+    # From here to commit the gym's counter row is locked: one statement, then COMMIT.
     seq = await _insert_with_next_seq(
         session,
         id=message_id,
@@ -381,20 +389,12 @@ async def post_message(
         sender_id=principal.user_id,
         doc=doc,
         created_at=now,
-    )
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conv.id)
-        .values(
-            last_seq=func.greatest(Conversation.last_seq, seq),
-            last_activity_at=now,
-            last_message={
-                "id": str(message_id),
-                "sender_id": str(principal.user_id),
-                "text": domain.preview(text_),
-                "created_at": now.isoformat(),
-            },
-        )
+        last_message={
+            "id": str(message_id),
+            "sender_id": str(principal.user_id),
+            "text": domain.preview(text_),
+            "created_at": now.isoformat(),
+        },
     )
     msg = Message(
         id=message_id,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -219,3 +221,40 @@ async def test_redis_restarted_mid_stream_loses_and_duplicates_nothing(
                 assert [f for f in await _quiet(ws) if f["type"] == "message.sent"] == []
     finally:
         valkey.cleanup()
+
+
+async def test_the_socket_closes_when_its_token_expires_unless_renewed(
+    client: httpx.AsyncClient, container: Container, ws_base: str
+) -> None:
+    import jwt as pyjwt
+
+    from fitsync.kernel import clock
+
+    trainer, _member, _conv = await _setup(client, container)
+    claims = pyjwt.decode(trainer.token, options={"verify_signature": False})
+
+    def short_lived() -> str:
+        """A token issued nearly 15 minutes ago: it expires in 2 seconds."""
+        ago = container.tokens.access_ttl - timedelta(seconds=2)
+        previous = clock.set_clock(clock.FrozenClock(clock.now() - ago))
+        try:
+            return container.tokens.issue(
+                user_id=trainer.id,
+                role="trainer",
+                gym_id=trainer.gym_id,
+                sid=uuid.UUID(claims["sid"]),
+            )
+        finally:
+            clock.set_clock(previous)
+
+    async with connect(f"{ws_base}/ws?token={short_lived()}") as ws:
+        await _ready(ws)
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(TIMEOUT):
+                await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+    async with connect(f"{ws_base}/ws?token={short_lived()}") as ws:
+        await _ready(ws)
+        await ws.send(json.dumps({"type": "auth", "token": trainer.token}))
+        assert await _quiet(ws, 3.0) == []  # renewed: still open past the first expiry

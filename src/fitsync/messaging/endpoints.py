@@ -8,10 +8,12 @@ import json
 import uuid
 from typing import Annotated, Any
 
+import jwt
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, status
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from fitsync.kernel import clock
 from fitsync.kernel.auth import CurrentPrincipal, Principal
 from fitsync.kernel.db import transaction
 from fitsync.kernel.errors import AppError
@@ -189,9 +191,11 @@ then sends frames `{"type", "data"}`:
 - `message.updated`, `message.deleted`, `conversation.read`, `notification.created`,
   and whatever else is published to the user's live channel.
 
-The client may send `{"type": "ping"}` (answered by `pong`). Close codes: 4401 not
-authenticated, 4400 bad `after`, 4408 too slow to read its frames (reconnect with
-`after`), 1008 bad first frame.
+The client may send `{"type": "ping"}` (answered by `pong`) and, before its access
+token expires, `{"type": "auth", "token": NEW_TOKEN}` to keep the socket open; at expiry
+the socket closes with 4401. Close codes: 4401 not authenticated or token expired,
+4400 bad `after`, 4403 platform admin (no gym), 4408 too slow to read its frames
+(reconnect with `after`), 1008 bad first frame.
 """
 
 
@@ -208,6 +212,12 @@ async def ws_doc() -> JSONResponse:
         status_code=status.HTTP_426_UPGRADE_REQUIRED,
         headers={"Upgrade": "websocket"},
     )
+
+
+def _expiry(token: str) -> float:
+    """When an (already verified) access token stops being valid, as a Unix time."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])
 
 
 async def _first_frame(ws: WebSocket) -> dict[str, Any]:
@@ -274,14 +284,44 @@ async def websocket(ws: WebSocket) -> None:
                 return
             await ws.send_text(frame)
 
+    expires_at = _expiry(token)
+    renewed = asyncio.Event()
+
     async def reader() -> None:
+        nonlocal expires_at
         while True:
             raw = await ws.receive_text()
-            with contextlib.suppress(ValueError, AttributeError):
-                if json.loads(raw).get("type") == "ping":
-                    conn.push(json.dumps({"type": "pong", "data": {}}))
+            try:
+                frame = json.loads(raw)
+                kind = frame.get("type")
+            except (ValueError, AttributeError):
+                continue
+            if kind == "ping":
+                conn.push(json.dumps({"type": "pong", "data": {}}))
+            elif kind == "auth":  # a fresh token for the same user keeps the socket open
+                try:
+                    again = await container.tokens.authenticate(str(frame.get("token") or ""))
+                except AppError:
+                    continue
+                if again.user_id == principal.user_id:
+                    expires_at = _expiry(str(frame["token"]))
+                    renewed.set()
 
-    tasks = [asyncio.create_task(writer()), asyncio.create_task(reader())]
+    async def expiry() -> None:
+        while True:
+            renewed.clear()
+            left = expires_at - clock.now().timestamp()
+            try:
+                await asyncio.wait_for(renewed.wait(), timeout=max(0.0, left))
+            except TimeoutError:
+                await ws.close(code=4401, reason="token expired; reconnect with after=")
+                return
+
+    tasks = [
+        asyncio.create_task(writer()),
+        asyncio.create_task(reader()),
+        asyncio.create_task(expiry()),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

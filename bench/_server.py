@@ -54,8 +54,17 @@ class Server:
 
 
 @contextlib.contextmanager
-def fitsync_server(workers: int = 1, *, admin: tuple[str, str] | None = None) -> Iterator[Server]:
-    """A running `fitsync serve --workers N`; optionally with an admin account created first."""
+def fitsync_server(
+    workers: int = 1,
+    *,
+    admin: tuple[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """A running `fitsync serve --workers N`; optionally with an admin account created first.
+
+    ``extra_env`` adds FITSYNC_* settings (e.g. cheaper argon2 for a bench that is not
+    about sign-in). An external database (FITSYNC_DATABASE_URL) is migrated first.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix="fitsync-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSYNC_")}
     env.update(FITSYNC_DATA_DIR=str(data_dir), FITSYNC_SECRET_KEY="bench-" + "k" * 40)
@@ -63,7 +72,10 @@ def fitsync_server(workers: int = 1, *, admin: tuple[str, str] | None = None) ->
         env["FITSYNC_DATABASE_URL"] = os.environ["FITSYNC_BENCH_DATABASE_URL"]
     if os.environ.get("FITSYNC_BENCH_REDIS_URL"):
         env["FITSYNC_REDIS_URL"] = os.environ["FITSYNC_BENCH_REDIS_URL"]
+    env.update(extra_env or {})
     fitsync = [sys.executable, "-m", "fitsync"]
+    if env.get("FITSYNC_DATABASE_URL"):
+        subprocess.run([*fitsync, "migrate"], env=env, check=True, capture_output=True)
     if admin:
         subprocess.run(
             [*fitsync, "admin", "create", "--email", admin[0], "--password", admin[1]],

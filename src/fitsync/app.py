@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         container.sessionmaker,
                         container.bus,
                         interval=settings.relay_interval_seconds,
+                        periodic=container.jobs,
                     )
                 )
             try:

@@ -16,8 +16,12 @@ from fitsync.identity.domain import Argon2Params, Passwords
 from fitsync.identity.service import Throttle
 from fitsync.kernel.auth import TokenService
 from fitsync.kernel.db import make_engine, make_sessionmaker, transaction
-from fitsync.kernel.outbox import EventBus
+from fitsync.kernel.outbox import EventBus, PeriodicJob
 from fitsync.kernel.redis import Keys, make_redis
+from fitsync.messaging import public as messaging
+from fitsync.messaging.public import LiveHub, MessagingRuntime
+from fitsync.notifications import public as notifications
+from fitsync.notifications.public import NotificationsRuntime
 from fitsync.progress import public as progress
 from fitsync.settings import Settings
 
@@ -39,9 +43,15 @@ class Container:
     tokens: TokenService
     identity: identity.IdentityRuntime
     progress: progress.ProgressRuntime
+    notifications: NotificationsRuntime
+    messaging: MessagingRuntime
+    messaging_hub: LiveHub
+    jobs: list[PeriodicJob]
 
     async def close(self) -> None:
         await self.progress.close()
+        await self.messaging_hub.close()
+        await self.notifications.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -90,16 +100,33 @@ def build_container(settings: Settings) -> Container:
         ),
         public_url=settings.public_url,
     )
+    bus = EventBus(redis, keys)
+
+    async def is_online(user_id: uuid.UUID) -> bool:
+        return await messaging.is_online(redis, keys, user_id)
+
+    notifications_rt = notifications.build_runtime(
+        settings,
+        sessionmaker=sessionmaker,
+        redis=redis,
+        keys=keys,
+        bus=bus,
+        is_online=is_online,
+    )
     return Container(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
         redis=redis,
         keys=keys,
-        bus=EventBus(redis, keys),
+        bus=bus,
         tokens=tokens,
         identity=identity_rt,
         progress=progress.build_runtime(
             engine, influx_url=settings.influx_url, max_upload_bytes=settings.max_upload_bytes
         ),
+        notifications=notifications_rt,
+        messaging=MessagingRuntime(redis=redis, keys=keys),
+        messaging_hub=messaging.make_hub(redis, keys, sessionmaker),
+        jobs=notifications.jobs(notifications_rt, interval=settings.relay_interval_seconds),
     )

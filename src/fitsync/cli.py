@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +15,11 @@ from rich.table import Table
 from fitsync.kernel import migrate as migrations
 from fitsync.kernel.embedded import EmbeddedError, embedded_stores
 from fitsync.settings import Settings
+
+if TYPE_CHECKING:
+    from fitsync.bootstrap import Container
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="FitSync: the open-source platform for gyms, studios and personal trainers.\n\n"
@@ -28,6 +33,10 @@ admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 billing_app = typer.Typer(help="Billing jobs.", no_args_is_help=True)
 app.add_typer(billing_app, name="billing")
+events_app = typer.Typer(
+    help="The event bus: outbox backlog, consumer lag, dead letters.", no_args_is_help=True
+)
+app.add_typer(events_app, name="events")
 console = Console(stderr=True)
 
 
@@ -239,6 +248,86 @@ def billing_run() -> None:
     console.print(
         f"renewed {report.renewed}, charged {report.charged}, failed {report.failed},"
         f" retried {report.retried}, canceled {report.canceled}"
+    )
+
+
+def _with_container(work: Callable[[Container], Awaitable[T]]) -> T:
+    from fitsync.bootstrap import build_container
+
+    with _stores(Settings()) as settings:
+
+        async def run() -> T:
+            container = build_container(settings)
+            try:
+                return await work(container)
+            finally:
+                await container.close()
+
+        return asyncio.run(run())
+
+
+@events_app.command("status")
+def events_status() -> None:
+    """Outbox backlog, lag and pending entries per consumer group, dead letters."""
+    from fitsync.kernel import outbox
+
+    async def work(container: Container) -> outbox.BusStatus:
+        return await outbox.status(container.sessionmaker, container.bus)
+
+    st = _with_container(work)
+    age = f", oldest {st.oldest_unpublished_s:.1f} s" if st.oldest_unpublished_s else ""
+    out = Console()
+    out.print(f"outbox: {st.outbox_unpublished} unpublished{age}")
+    out.print(f"stream: {st.stream_length} entries")
+    table = Table(title="consumer groups")
+    for column in ("group", "lag", "pending", "consumers"):
+        table.add_column(column)
+    for group in st.groups:
+        lag = "?" if group.lag is None else str(group.lag)
+        table.add_row(group.name, lag, str(group.pending), str(group.consumers))
+    out.print(table)
+    out.print(f"dead letters: {st.dead_letters}")
+
+
+@events_app.command("dead-letters")
+def events_dead_letters(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+) -> None:
+    """Events a consumer gave up on, with the error; replay one with `events replay ID`."""
+    from fitsync.kernel import outbox
+
+    async def work(container: Container) -> list[outbox.DeadLetter]:
+        return await outbox.dead_letters(container.bus, count=limit)
+
+    letters = _with_container(work)
+    table = Table(title=f"dead letters ({len(letters)})")
+    for column in ("id", "failed at", "consumer", "event", "error"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(
+            letter.entry_id,
+            letter.failed_at,
+            letter.consumer,
+            f"{letter.event.type} {letter.event.id}",
+            letter.error,
+        )
+    Console().print(table)
+
+
+@events_app.command("replay")
+def events_replay(entry_id: Annotated[str, typer.Argument(help="A dead letter's id.")]) -> None:
+    """Deliver a dead-lettered event again to the consumer that gave up on it."""
+    from fitsync.kernel import outbox
+
+    async def work(container: Container) -> outbox.DeadLetter | None:
+        return await outbox.replay(container.sessionmaker, container.bus, entry_id)
+
+    letter = _with_container(work)
+    if letter is None:
+        console.print(f"[red]error:[/red] no dead letter {entry_id}")
+        raise typer.Exit(1)
+    console.print(
+        f"Replayed {letter.event.type} {letter.event.id} to {letter.consumer or 'all consumers'}."
     )
 
 

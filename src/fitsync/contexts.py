@@ -19,6 +19,8 @@ CONTEXTS: tuple[str, ...] = (
     "scheduling",
     "progress",
     "billing",
+    "notifications",
+    "messaging",
 )
 
 

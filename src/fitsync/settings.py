@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 25 * 1024 * 1024  # watch files (POST /progress/activities)
     public_url: str = "http://127.0.0.1:8000"
 
+    # Notifications. Unset SMTP/SMS URLs mean "record to the dev outbox table instead".
+    smtp_url: str | None = None  # smtp://user:pw@host:587?starttls=true, smtps://host:465
+    smtp_from: str = "FitSync <no-reply@fitsync.invalid>"
+    smtp_timeout_seconds: float = 10.0
+    vapid_private_key: str | None = None  # PEM; generated once into data_dir when unset
+    vapid_subject: str = "mailto:operator@fitsync.invalid"
+    sms_url: str | None = None  # Twilio-compatible: https://ACCOUNT_SID:AUTH_TOKEN@host
+    sms_from: str | None = None
+    notifications_retention_days: int = 180
+
     # In-process worker (outbox relay, event consumers, scheduled jobs).
     run_worker: bool = True
     relay_interval_seconds: float = 0.5

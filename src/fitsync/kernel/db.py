@@ -9,8 +9,9 @@ queries filter by gym themselves; RLS is the backstop for a query that forgets.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 APP_ROLE = "fitsync_app"
+
+log = logging.getLogger("fitsync.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -80,6 +83,24 @@ async def set_tenant(
     )
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[object]]) -> None:
+    """Run ``callback`` once the transaction has committed (never after a rollback).
+
+    For side effects outside PostgreSQL that must not announce uncommitted state, such
+    as live notifications over Redis pub/sub. A failing callback is logged, not raised:
+    the change is already committed.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop("after_commit", []):
+        try:
+            await callback()
+        except Exception:
+            log.exception("after-commit callback failed")
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -100,10 +121,13 @@ async def transaction(
         except BaseException as exc:
             if getattr(exc, "keep_changes", False):
                 await session.commit()
+                await _run_after_commit(session)
             else:
                 await session.rollback()
+                session.info.pop("after_commit", None)
             raise
         await session.commit()
+        await _run_after_commit(session)
 
 
 def rls_policy_sql(table: str, *, column: str = "gym_id") -> list[str]:

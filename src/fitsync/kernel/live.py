@@ -6,6 +6,10 @@ back), on the gym's channel or the user's. Every server worker subscribes its
 stream clients to their own gym's and user's channels only, so a notice never
 crosses gyms. Notices are best-effort (a client reconnecting re-reads the state);
 what must not be lost goes through the outbox.
+
+Messaging and notifications publish per-user events with :func:`publish` (the WebSocket
+``GET /api/v1/ws`` and the SSE stream forward them); what must not be missed lives in
+PostgreSQL and is caught up from there (messages: ``after=``; notifications: the inbox).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,7 +35,7 @@ def gym_channel(keys: Keys, gym_id: uuid.UUID) -> str:
     return keys("live", "gym", gym_id)
 
 
-def user_channel(keys: Keys, user_id: uuid.UUID) -> str:
+def user_channel(keys: Keys, user_id: uuid.UUID | str) -> str:
     return keys("live", "user", user_id)
 
 
@@ -83,3 +87,22 @@ async def listen(redis: Redis, channels: list[str]) -> AsyncIterator[dict[str, A
     finally:
         await pubsub.unsubscribe()
         await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def encode(type_: str, data: dict[str, Any]) -> str:
+    return json.dumps({"type": type_, "data": data}, default=str, separators=(",", ":"))
+
+
+async def publish(
+    redis: Redis,
+    keys: Keys,
+    user_ids: Iterable[uuid.UUID | str],
+    type_: str,
+    data: dict[str, Any],
+) -> None:
+    """Send ``{type, data}`` to every live connection of these users (any process)."""
+    payload = encode(type_, data)
+    async with redis.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.publish(user_channel(keys, user_id), payload)
+        await pipe.execute()

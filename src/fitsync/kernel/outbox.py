@@ -10,7 +10,9 @@
    the same transaction, then acknowledges: a redelivered event is a no-op.
    An event whose handler keeps failing is retried (pending entries are reclaimed
    after ``RETRY_IDLE_MS``) and, after ``MAX_DELIVERIES``, moved to a dead-letter
-   stream an operator can inspect.
+   stream an operator can inspect (:func:`dead_letters`) and replay (:func:`replay`).
+4. :func:`status` is the operator's view: outbox backlog, lag per consumer group,
+   dead letters (``fitsync events status``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -250,34 +252,173 @@ async def consume_once(
         for _stream, items in fresh or []:
             entries.extend(items)
     handled = 0
+    done: list[str] = []
     for entry_id, fields in entries:
         event = Event.from_fields(fields)
         if event.type in cons.types:
             try:
                 await _apply(sessionmaker, cons, event)
-            except Exception:
+            except Exception as exc:
                 log.exception(
                     "consumer %s failed on event %s (%s)", cons.name, event.id, event.type
                 )
-                await _maybe_dead_letter(bus, cons, entry_id, fields)
+                error = f"{type(exc).__name__}: {exc}"
+                await _maybe_dead_letter(bus, cons, entry_id, fields, error)
                 continue
             handled += 1
-        await bus.redis.xack(bus.stream, cons.name, entry_id)
+        done.append(entry_id)
+    if done:  # one round trip for the batch; a crash before it redelivers no-ops
+        await bus.redis.xack(bus.stream, cons.name, *done)
     return handled
 
 
 async def _maybe_dead_letter(
-    bus: EventBus, cons: Consumer, entry_id: str, fields: dict[str, str]
+    bus: EventBus, cons: Consumer, entry_id: str, fields: dict[str, str], error: str
 ) -> None:
     pending: Any = await bus.redis.xpending_range(
         bus.stream, cons.name, min=entry_id, max=entry_id, count=1
     )
     deliveries = int(pending[0]["times_delivered"]) if pending else 1
     if deliveries >= MAX_DELIVERIES:
-        dead: dict[Any, Any] = {**fields, "consumer": cons.name}
-        await bus.redis.xadd(bus.dead_letters, dead)
+        await _add_dead_letter(bus, cons.name, fields, error)
         await bus.redis.xack(bus.stream, cons.name, entry_id)
         log.error("event %s moved to dead letters after %d tries", fields.get("id"), deliveries)
+
+
+async def _add_dead_letter(
+    bus: EventBus, consumer_name: str, fields: dict[str, str], error: str
+) -> str:
+    dead: dict[Any, Any] = {
+        **fields,
+        "consumer": consumer_name,
+        "error": error[:1000],
+        "failed_at": clock.now().isoformat(),
+    }
+    return str(await bus.redis.xadd(bus.dead_letters, dead))
+
+
+async def dead_letter(bus: EventBus, *, consumer_name: str, event: Event, error: str) -> str:
+    """Give up on ``event`` for ``consumer_name`` after retries of its own (e.g. a send).
+
+    Replaying the dead letter redelivers the event to that consumer as if new.
+    """
+    log.error("event %s dead-lettered for %s: %s", event.id, consumer_name, error)
+    return await _add_dead_letter(bus, consumer_name, event.to_fields(), error)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    entry_id: str
+    consumer: str
+    event: Event
+    error: str
+    failed_at: str
+
+
+async def dead_letters(bus: EventBus, *, count: int = 100) -> list[DeadLetter]:
+    """The newest dead letters first."""
+    entries: Any = await bus.redis.xrevrange(bus.dead_letters, count=count)
+    return [
+        DeadLetter(
+            entry_id=entry_id,
+            consumer=fields.get("consumer", ""),
+            event=Event.from_fields(fields),
+            error=fields.get("error", ""),
+            failed_at=fields.get("failed_at", ""),
+        )
+        for entry_id, fields in entries
+    ]
+
+
+async def replay(
+    sessionmaker: async_sessionmaker[AsyncSession], bus: EventBus, entry_id: str
+) -> DeadLetter | None:
+    """Deliver a dead-lettered event again; its consumer handles it as if new.
+
+    The consumer's idempotency record is forgotten so that it runs again; every other
+    consumer group sees the event too and skips it (it has applied it before).
+    Returns None when there is no such dead letter.
+    """
+    entries: Any = await bus.redis.xrange(bus.dead_letters, min=entry_id, max=entry_id)
+    if not entries:
+        return None
+    fields = dict(entries[0][1])
+    consumer_name = fields.pop("consumer", "")
+    fields.pop("error", None)
+    fields.pop("failed_at", None)
+    letter = DeadLetter(entry_id, consumer_name, Event.from_fields(fields), "", "")
+    async with transaction(sessionmaker, all_gyms=True) as session:
+        await session.execute(
+            text("DELETE FROM kernel.processed_events WHERE consumer = :c AND event_id = :e"),
+            {"c": consumer_name, "e": letter.event.id},
+        )
+    await bus.redis.xadd(bus.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+    await bus.redis.xdel(bus.dead_letters, entry_id)
+    log.warning("dead letter %s replayed (event %s)", entry_id, letter.event.id)
+    return letter
+
+
+@dataclass(frozen=True)
+class GroupStatus:
+    name: str
+    lag: int | None  # entries not yet read by the group (None: Redis could not tell)
+    pending: int  # read but not acknowledged
+    consumers: int
+
+
+@dataclass(frozen=True)
+class BusStatus:
+    outbox_unpublished: int
+    oldest_unpublished_s: float | None
+    stream_length: int
+    groups: list[GroupStatus]
+    dead_letters: int
+
+
+async def status(sessionmaker: async_sessionmaker[AsyncSession], bus: EventBus) -> BusStatus:
+    """Outbox backlog, consumer-group lag and dead letters (``fitsync events status``)."""
+    async with transaction(sessionmaker, all_gyms=True) as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT count(*) AS n, extract(epoch FROM now() - min(occurred_at)) AS age"
+                    " FROM kernel.outbox WHERE published_at IS NULL"
+                )
+            )
+        ).one()
+    groups: list[GroupStatus] = []
+    length = int(await bus.redis.xlen(bus.stream))
+    if length or await bus.redis.exists(bus.stream):
+        info: Any = await bus.redis.xinfo_groups(bus.stream)
+        for group in info:
+            lag = group.get("lag")
+            groups.append(
+                GroupStatus(
+                    name=str(group["name"]),
+                    lag=int(lag) if lag is not None else None,
+                    pending=int(group["pending"]),
+                    consumers=int(group["consumers"]),
+                )
+            )
+    return BusStatus(
+        outbox_unpublished=int(row.n),
+        oldest_unpublished_s=float(row.age) if row.age is not None else None,
+        stream_length=length,
+        groups=sorted(groups, key=lambda g: g.name),
+        dead_letters=int(await bus.redis.xlen(bus.dead_letters)),
+    )
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Work the worker runs every ``every`` seconds (e.g. sending due notifications).
+
+    ``run`` returns how much it did; a job that did something runs again at once.
+    """
+
+    name: str
+    every: float
+    run: Callable[[], Awaitable[int]]
 
 
 async def run_worker(
@@ -285,8 +426,10 @@ async def run_worker(
     bus: EventBus,
     *,
     interval: float = 0.5,
+    periodic: Sequence[PeriodicJob] = (),
 ) -> None:
-    """Relay, consume and run scheduled jobs until cancelled; survives store outages."""
+    """Relay, consume and run the scheduled jobs (the registry of ``kernel.jobs``, and
+    ``periodic`` built by the composition root) until cancelled; backs off on outages."""
 
     async def relay_loop() -> None:
         backoff = interval
@@ -313,9 +456,24 @@ async def run_worker(
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    async def job_loop(job: PeriodicJob) -> None:
+        backoff = job.every
+        while True:
+            try:
+                did = await job.run()
+                backoff = job.every
+            except Exception:  # a job must never stop the worker
+                log.exception("job %s failed", job.name)
+                did = 0
+                backoff = min(backoff * 2, max(job.every, 60.0))
+            if not did:
+                await asyncio.sleep(backoff)
+
     async with asyncio.TaskGroup() as group:
         group.create_task(relay_loop())
         for cons in consumers():
             group.create_task(consume_loop(cons))
-        for job in jobs.jobs():
-            group.create_task(jobs.run_job(sessionmaker, bus, job))
+        for registered in jobs.jobs():
+            group.create_task(jobs.run_job(sessionmaker, bus, registered))
+        for job in periodic:
+            group.create_task(job_loop(job))

@@ -49,7 +49,7 @@ async def test_the_worker_runs_periodic_jobs_and_survives_their_failures(
             container.sessionmaker,
             container.bus,
             interval=0.01,
-            jobs=[PeriodicJob("test.job", every=0.01, run=job)],
+            periodic=[PeriodicJob("test.job", every=0.01, run=job)],
         )
     )
     try:

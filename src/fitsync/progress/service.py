@@ -668,6 +668,7 @@ async def _award(
                 "code": code,
                 "kind": kind,
                 "title": title,
+                "name": title,  # what notifications show
                 "log_id": str(log_id) if log_id else None,
                 "earned_at": earned_at.isoformat(),
             },

@@ -41,9 +41,24 @@ from fitsync.training.schemas import (
     WorkoutSummary,
     WorkoutUpdateIn,
 )
-from fitsync.training.service import diets, exercises, favourites, people, programs, workouts
+from fitsync.training.service import (
+    diets,
+    exercises,
+    favourites,
+    people,
+    plan,
+    programs,
+    workouts,
+)
 
 router = APIRouter(tags=["training"])
+
+
+def _json(document: str) -> Response:
+    """A body the service rendered already (hot reads): FastAPI passes a Response through
+    without validating it again; ``response_model`` still documents it."""
+    return Response(document, media_type="application/json")
+
 
 SearchQuery = Annotated[str | None, Query(max_length=200, description="Typo-tolerant search")]
 
@@ -71,16 +86,19 @@ async def list_exercises(
     equipment: Annotated[str | None, Query(max_length=50)] = None,
     level: Level | None = None,
     category: Category | None = None,
-) -> Page[ExerciseSummary]:
-    return await exercises.list_exercises(
-        session,
-        principal=principal,
-        page=page,
-        q=q,
-        muscle=muscle,
-        equipment=equipment,
-        level=level.value if level else None,
-        category=category.value if category else None,
+) -> Response:
+    """Search (``q``, ranked) or browse (by name); the body is rendered by PostgreSQL."""
+    return _json(
+        await exercises.list_exercises(
+            session,
+            principal=principal,
+            page=page,
+            q=q,
+            muscle=muscle,
+            equipment=equipment,
+            level=level.value if level else None,
+            category=category.value if category else None,
+        )
     )
 
 
@@ -309,12 +327,12 @@ async def my_plan(
     session: DbSession,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
-) -> PlanOut:
+) -> Response:
     """The caller's planned workouts from ``from`` to ``to`` (default: the next 7 days)."""
-    default_from, default_to = programs.default_plan_range(clock.now().date())
+    default_from, default_to = plan.default_plan_range(clock.now().date())
     start = from_ or default_from
     end = to or (start + (default_to - default_from))
-    return await programs.my_plan(session, principal=principal, start=start, end=end)
+    return _json(await plan.my_plan(session, principal=principal, start=start, end=end))
 
 
 @router.get("/me/diet-plans", response_model=list[DietAssignmentOut])

@@ -1,7 +1,9 @@
 """The hot reads (search, the client's plan): one statement each, bodies as the schemas say.
 
 Both answer with JSON rendered by PostgreSQL, so these tests hold the rendering to the
-pydantic schemas the API documents, and count the statements a request runs.
+pydantic schemas the API documents, and count the statements a request runs. Both run
+in autocommit and state their own tenant, so a test checks that it does not outlive the
+statement on the pooled connection.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from fitsync.bootstrap import Container
 from fitsync.kernel.auth import Role
@@ -39,13 +41,11 @@ async def gym(client: httpx.AsyncClient, container: Container) -> Gym:
 
 @contextmanager
 def statements(container: Container) -> Iterator[list[str]]:
-    """The SQL statements the application runs inside the block (not the tenant's)."""
+    """The SQL statements the application runs inside the block."""
     seen: list[str] = []
 
     def record(*args: Any) -> None:
-        sql = args[2]
-        if "set_config('app.gym_id'" not in sql:
-            seen.append(sql)
+        seen.append(args[2])
 
     engine = container.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
@@ -83,7 +83,8 @@ async def test_search_is_one_statement_with_the_summary_fields(
         )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
-    assert len(seen) == 1, seen
+    assert len(seen) == 1, seen  # no BEGIN, tenant statement or COMMIT either
+    assert "training.search_page" in seen[0]
     body = response.json()
     assert list(body) == ["items", "next_cursor"]
     assert len(body["items"]) == 5
@@ -93,14 +94,14 @@ async def test_search_is_one_statement_with_the_summary_fields(
         ExerciseSummary.model_validate(item)
 
 
-async def test_browsing_is_one_statement_too(
+async def test_browsing_is_one_query_in_the_unit_of_work(
     client: httpx.AsyncClient, container: Container, gym: Gym
 ) -> None:
     with statements(container) as seen:
         response = await client.get(
             "/exercises", params={"muscle": "biceps", "limit": 3}, headers=gym.client.headers
         )
-    assert len(seen) == 1, seen
+    assert len(seen) == 2, seen  # the tenant's set_config, the page
     items = response.json()["items"]
     assert len(items) == 3
     assert [i["name"] for i in items] == sorted(i["name"] for i in items)
@@ -116,6 +117,7 @@ async def test_plan_is_one_statement_with_the_schema_fields(
     with statements(container) as seen:
         plan = await _plan(client, gym.client, to="2027-02-28")
     assert len(seen) == 1, seen
+    assert "training.plan_items" in seen[0]
     assert list(plan) == PLAN_FIELDS
     assert plan["client_id"] == str(gym.client.id)
     assert len(plan["items"]) == 24
@@ -157,3 +159,39 @@ async def test_a_client_sees_only_their_own_plan(
     assert len((await _plan(client, gym.client))["items"]) == 2
     assert (await _plan(client, neighbour))["items"] == []
     assert (await _plan(client, other_gym.client))["items"] == []
+
+
+async def test_the_tenant_of_a_hot_read_ends_with_its_statement(
+    container: Container, gym: Gym
+) -> None:
+    async with container.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        found = await conn.scalar(
+            text(
+                "SELECT total FROM training.search_page(:gym, false, ARRAY['curl'], 'curl',"
+                " 'curl', NULL, NULL, NULL, NULL, 5, 0)"
+            ),
+            {"gym": gym.id},
+        )
+        assert found == 6
+        left = await conn.scalar(text("SELECT coalesce(current_setting('app.gym_id', true), '')"))
+        assert left == ""
+        # and without a tenant, RLS shows no gym's rows
+        assert await conn.scalar(text("SELECT count(*) FROM training.planned_sessions")) == 0
+
+
+async def test_hot_reads_keep_to_the_callers_gym(
+    client: httpx.AsyncClient, container: Container, gym: Gym
+) -> None:
+    other = await gym_with_people(client, container, "Other")
+    created = await client.post(
+        "/exercises",
+        json={"name": "Zercher Carry Walk", "primary_muscles": ["quadriceps"]},
+        headers=other.trainer.headers,
+    )
+    assert created.status_code == 201, created.text
+    for who, expected in ((gym.client, []), (other.client, ["Zercher Carry Walk"])):
+        response = await client.get(
+            "/exercises", params={"q": "zercher carry"}, headers=who.headers
+        )
+        assert [i["name"] for i in response.json()["items"]] == expected

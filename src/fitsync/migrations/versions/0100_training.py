@@ -473,6 +473,67 @@ END
 $$;
 """
 
+# The two hot reads, each one statement: one round trip, no BEGIN/COMMIT around it (the
+# caller runs it in autocommit; a unit of work costs ~1 ms of Python and three more round
+# trips, as much as the read itself). Each states its tenant first, transaction-locally as
+# kernel.db.set_tenant does (so it ends with the statement), then reads under RLS and
+# renders the response body's JSON; the fields are those of the API's pydantic schemas,
+# in their order (tests/training/test_hot_reads.py holds them to it).
+HOT_READS = """
+-- GET /exercises?q=: a Page[ExerciseSummary]'s items, and how many rows the page query
+-- found (page_limit + 1 means there is a next page).
+CREATE FUNCTION training.search_page(
+    gym uuid, all_gyms boolean, words text[], query_text text, query_compact text,
+    muscle_slug text, equipment_slug text, level_name text, category_name text,
+    page_limit integer, page_offset integer
+) RETURNS TABLE (items text, total bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    PERFORM set_config('app.gym_id', coalesce(gym::text, ''), true),
+        set_config('app.all_gyms', CASE WHEN all_gyms THEN 'on' ELSE 'off' END, true);
+    RETURN QUERY
+    SELECT coalesce(json_agg(json_build_object(
+            'id', e.id, 'name', e.name, 'category', e.category, 'level', e.level,
+            'equipment', e.equipment, 'primary_muscles', e.primary_muscles,
+            'secondary_muscles', e.secondary_muscles, 'gym_id', e.gym_id,
+            'source_id', e.source_id, 'base_id', e.base_id)
+            ORDER BY s.pos) FILTER (WHERE s.pos <= page_limit), '[]')::text,
+        count(*)
+    FROM training.search_exercises(words, query_text, query_compact, muscle_slug,
+        equipment_slug, level_name, category_name, page_limit + 1, page_offset) s
+    -- the page's rows, read back under RLS
+    JOIN training.exercises e ON e.id = s.id;
+END
+$$;
+
+-- GET /me/plan: a PlanOut's items (PlannedWorkout), oldest first; names joined, so a
+-- renamed program or workout shows as it is called now.
+CREATE FUNCTION training.plan_items(gym uuid, client uuid, from_date date, to_date date)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    PERFORM set_config('app.gym_id', coalesce(gym::text, ''), true),
+        set_config('app.all_gyms', 'off', true);
+    RETURN (
+        SELECT coalesce(json_agg(json_build_object(
+                'date', s.session_date, 'assignment_id', s.assignment_id,
+                'program_id', s.program_id, 'program_name', p.name, 'week', s.week,
+                'day', s.day, 'workout_id', s.workout_id,
+                'workout_version', s.workout_version, 'workout_name', w.name,
+                'exercises', s.exercises)
+                ORDER BY s.session_date, s.assignment_start, s.assignment_id, s.seq), '[]')::text
+        FROM training.planned_sessions s
+        JOIN training.programs p ON p.id = s.program_id
+        JOIN training.workouts w ON w.id = s.workout_id
+        WHERE s.client_id = client AND s.session_date BETWEEN from_date AND to_date);
+END
+$$;
+"""
+
 TENANT_TABLES = (
     "training.trainer_clients",
     "training.workouts",
@@ -513,7 +574,14 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON training.exercises TO {APP_ROLE}")
     for statement in SEARCH.split(";\n\n"):
         op.execute(statement)
-    for function in ("training.search_query", "training.search_exercises"):
+    for statement in HOT_READS.split(";\n\n"):
+        op.execute(statement)
+    for function in (
+        "training.search_query",
+        "training.search_exercises",
+        "training.search_page",
+        "training.plan_items",
+    ):
         op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {APP_ROLE}")
     for table in TENANT_TABLES:

@@ -1,8 +1,9 @@
 """The exercise library and the gyms' own exercises: list, search, read, write.
 
-Search (``GET /exercises?q=``) is one SQL statement: ``training.search_exercises``
-(migration 0100) returns the page's ids in rank order, and the statement joins them
-back under row-level security and renders the page's JSON. In that function:
+Search (``GET /exercises?q=``) is one SQL statement, ``training.search_page``
+(migration 0100): it states the caller's tenant, takes the page's ids in rank order from
+``training.search_exercises``, joins them back under row-level security and renders the
+page's JSON. In ``search_exercises``:
 
 candidates, through the GIN index of the weighted ``search_vector``: every query word
 must match, each widened with its three most similar words of the names/aliases lexicon
@@ -23,7 +24,7 @@ rank (higher first; ties by name): the sum of
       or is inside one (0.2): typing a name or alias, spaced or not, is the strongest
       signal there is.
 
-Listing and search answer with JSON rendered by PostgreSQL (``ExerciseSummary``'s
+Search and browsing answer with JSON rendered by PostgreSQL (``ExerciseSummary``'s
 fields, in order): no ORM objects or pydantic models per row on the hottest read.
 """
 
@@ -35,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from fitsync.kernel import clock
 from fitsync.kernel.auth import Principal
@@ -60,26 +61,33 @@ NO_GYM = uuid.UUID(int=0)
 SUMMARY_FIELDS = tuple(ExerciseSummary.model_fields)
 SUMMARY_COLUMNS = ", ".join(f"e.{field}" for field in SUMMARY_FIELDS)
 
-# A page as one row: the items' JSON (the first :limit rows of r, in r.pos order), how
-# many rows r had (limit + 1 means there is more), and the last item's sort key.
-PAGE_SQL = (
+# A search page is one statement, training.search_page (migration 0100): it states the
+# tenant, takes the page's ids from training.search_exercises (see there why a
+# SECURITY DEFINER function), reads the rows back under RLS and renders their JSON.
+SEARCH_PAGE = text(
+    "SELECT items, total FROM training.search_page(:gym, :all_gyms, CAST(:words AS text[]),"
+    " :qtext, :compact, :muscle, :equipment, :level, :category, :limit, :offset)"
+)
+
+# A browsed page as one row: the items' JSON (the first :limit rows of r), how many rows r
+# had (limit + 1 means there is more), and the last item's sort key.
+BROWSE_SQL = (
     "SELECT coalesce(json_agg(json_build_object("
     + ", ".join(f"'{field}', r.{field}" for field in SUMMARY_FIELDS)
     + ") ORDER BY r.pos) FILTER (WHERE r.pos <= :limit), '[]')::text AS items,"
-    " count(*) AS found,"
+    " count(*) AS total,"
     " (array_agg(r.name) FILTER (WHERE r.pos = :limit))[1] AS last_name,"
     " (array_agg(r.id) FILTER (WHERE r.pos = :limit))[1] AS last_id"
-    " FROM ({rows}) r"
+    f" FROM (SELECT {SUMMARY_COLUMNS}, row_number() OVER (ORDER BY e.name, e.id) AS pos"
+    " FROM training.exercises e WHERE {where} ORDER BY e.name, e.id LIMIT :fetch) r"
 )
 
-# The page's ids come from training.search_exercises (migration 0100): see there why a
-# function. Row-level security still filters the rows joined back here.
-SEARCH_ROWS = (
-    f"SELECT {SUMMARY_COLUMNS}, s.pos FROM training.search_exercises("
-    "CAST(:words AS text[]), :qtext, :compact, :muscle, :equipment, :level, :category,"
-    " :fetch, :offset) s JOIN training.exercises e ON e.id = s.id"
-)
-SEARCH_PAGE = text(PAGE_SQL.format(rows=SEARCH_ROWS))
+FACETS = {
+    "muscle": "(e.primary_muscles || e.secondary_muscles) @> ARRAY[CAST(:muscle AS text)]",
+    "equipment": "e.equipment = :equipment",
+    "level": "e.level = :level",
+    "category": "e.category = :category",
+}
 
 
 async def list_muscles(session: AsyncSession) -> list[MuscleOut]:
@@ -92,61 +100,73 @@ async def list_equipment(session: AsyncSession) -> list[EquipmentOut]:
     return [EquipmentOut.model_validate(e) for e in rows.scalars()]
 
 
-async def list_exercises(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    page: PageParams,
-    q: str | None,
-    muscle: str | None,
-    equipment: str | None,
-    level: str | None,
-    category: str | None,
-) -> str:
-    """Search (ranked) or browse (by name) the library plus the caller's gym's exercises.
-
-    Returns the JSON document of ``Page[ExerciseSummary]``.
-    """
-    facets: dict[str, Any] = {
+def facets(
+    *, muscle: str | None, equipment: str | None, level: str | None, category: str | None
+) -> dict[str, str | None]:
+    return {
         "muscle": slug(muscle) if muscle else None,
         "equipment": slug(equipment) if equipment else None,
         "level": level,
         "category": category,
     }
-    terms = search_terms(q) if q else None
-    if q and terms is None:
+
+
+async def search_exercises(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    page: PageParams,
+    q: str,
+    filters: dict[str, str | None],
+) -> str:
+    """Ranked search of the library plus the caller's gym's exercises.
+
+    One statement on ``conn`` (run it in autocommit: it states its own tenant). Returns
+    the JSON document of ``Page[ExerciseSummary]``.
+    """
+    terms = search_terms(q)
+    if terms is None:
         return page_json("[]", None)
-    if terms is not None:
-        offset = search_offset(page)
-        params = {**_search_params(terms), **facets, "limit": page.limit}
-        params.update(fetch=page.limit + 1, offset=offset)
-        row = (await session.execute(SEARCH_PAGE, params)).one()
-        more = row.found > page.limit and offset + page.limit < MAX_SEARCH_OFFSET
-        return page_json(row.items, ["offset", offset + page.limit] if more else None)
+    offset = search_offset(page)
+    params = {
+        "gym": principal.gym_id,
+        "all_gyms": principal.is_admin,
+        **_search_params(terms),
+        **filters,
+        "limit": page.limit,
+        "offset": offset,
+    }
+    row = (await conn.execute(SEARCH_PAGE, params)).one()
+    more = row.total > page.limit and offset + page.limit < MAX_SEARCH_OFFSET
+    return page_json(row.items, ["offset", offset + page.limit] if more else None)
+
+
+async def browse_exercises(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageParams,
+    filters: dict[str, str | None],
+) -> str:
+    """The library plus the caller's gym's exercises by name, filtered by the facets.
+
+    Returns the JSON document of ``Page[ExerciseSummary]``.
+    """
     where, params = _visible(principal)
     params.update(limit=page.limit, fetch=page.limit + 1)
-    for name, condition in (
-        ("muscle", "(e.primary_muscles || e.secondary_muscles) @> ARRAY[CAST(:muscle AS text)]"),
-        ("equipment", "e.equipment = :equipment"),
-        ("level", "e.level = :level"),
-        ("category", "e.category = :category"),
-    ):
-        if facets[name] is not None:
+    for name, condition in FACETS.items():
+        if filters[name] is not None:
             where.append(condition)
-            params[name] = facets[name]
+            params[name] = filters[name]
     if page.after:
         try:
             params["after_name"], params["after_id"] = str(page.after[0]), uuid.UUID(page.after[1])
         except (ValueError, IndexError, TypeError):
             raise Invalid("malformed cursor", loc=["query", "cursor"]) from None
         where.append("(e.name, e.id) > (:after_name, :after_id)")
-    rows = (
-        f"SELECT {SUMMARY_COLUMNS}, row_number() OVER (ORDER BY e.name, e.id) AS pos"
-        f" FROM training.exercises e WHERE {' AND '.join(where)}"
-        " ORDER BY e.name, e.id LIMIT :fetch"
-    )
-    row = (await session.execute(text(PAGE_SQL.format(rows=rows)), params)).one()
-    more = row.found > page.limit
+    sql = BROWSE_SQL.format(where=" AND ".join(where))
+    row = (await session.execute(text(sql), params)).one()
+    more = row.total > page.limit
     return page_json(row.items, [row.last_name, str(row.last_id)] if more else None)
 
 
@@ -176,25 +196,31 @@ def _search_params(terms: SearchTerms) -> dict[str, Any]:
 async def explain_search(session: AsyncSession, *, principal: Principal, q: str) -> str:
     """The plans of a search, with EXPLAIN ANALYZE (for the benchmark and the index test).
 
-    The statement itself, then the lexicon lookup of each word and the candidates' query
-    as ``training.search_exercises`` runs them (as their owner, so without RLS).
+    The page's rows joined back (in the caller's transaction, under RLS), then the lexicon
+    lookup of each word and the candidates' query as ``training.search_exercises`` runs
+    them (as their owner, so without RLS).
     """
     terms = search_terms(q)
     assert terms is not None
     params = {
         **_search_params(terms),
-        "muscle": None,
-        "equipment": None,
-        "level": None,
-        "category": None,
-        "limit": 20,
+        **facets(muscle=None, equipment=None, level=None, category=None),
         "fetch": 21,
         "offset": 0,
     }
     analyze = "EXPLAIN (ANALYZE, COSTS OFF)"
-    sql = PAGE_SQL.format(rows=SEARCH_ROWS)
-    plan = ["-- the statement:"]
-    plan += [r[0] for r in await session.execute(text(f"{analyze} {sql}"), params)]
+    plan = ["-- the page's rows read back under RLS, as training.search_page does:"]
+    plan += [
+        r[0]
+        for r in await session.execute(
+            text(
+                f"{analyze} SELECT e.* FROM training.search_exercises(CAST(:words AS text[]),"
+                " :qtext, :compact, :muscle, :equipment, :level, :category, :fetch, :offset) s"
+                " JOIN training.exercises e ON e.id = s.id"
+            ),
+            params,
+        )
+    ]
     tsquery = await session.scalar(
         text("SELECT CAST(training.search_query(CAST(:words AS text[])) AS text)"),
         {"words": list(terms.words)},

@@ -3,8 +3,9 @@
 An assignment pins a workout version per scheduled session; its calendar never changes
 unless the assignment does. So the sessions are materialised then (``planned_sessions``:
 one row per session, its exercises rendered with that week's planned loads) and
-``GET /me/plan`` is one range read of the ``(client_id, session_date)`` index, rendered
-to JSON by PostgreSQL — no per-request Python work per session or exercise.
+``GET /me/plan`` is one statement: a range read of the ``(client_id, session_date)``
+index, rendered to JSON by PostgreSQL — no per-request Python work per session or
+exercise.
 
 Who writes: ``assign_program`` (new rows), ``cancel_assignment`` (rows dropped) and a
 workout update that moves assignees to its new version (rows rewritten). Program and
@@ -19,47 +20,26 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.errors import Forbidden, Invalid
 from fitsync.training.domain import progressed_load, session_date
 from fitsync.training.models import PlannedSession, ProgramAssignment, WorkoutVersion
-from fitsync.training.schemas import PlannedExercise, PlannedWorkout
+from fitsync.training.schemas import PlannedExercise
 
 MAX_PLAN_DAYS = 366
 
-# PlannedWorkout's fields in its order, each from the session row (s), its program (p) or
-# its workout (w).
-_ITEM_SOURCES = {
-    "date": "s.session_date",
-    "assignment_id": "s.assignment_id",
-    "program_id": "s.program_id",
-    "program_name": "p.name",
-    "week": "s.week",
-    "day": "s.day",
-    "workout_id": "s.workout_id",
-    "workout_version": "s.workout_version",
-    "workout_name": "w.name",
-    "exercises": "s.exercises",
-}
-assert list(_ITEM_SOURCES) == list(PlannedWorkout.model_fields)
-
-PLAN = text(
-    "SELECT coalesce(json_agg(json_build_object("
-    + ", ".join(f"'{field}', {source}" for field, source in _ITEM_SOURCES.items())
-    + ") ORDER BY s.session_date, s.assignment_start, s.assignment_id, s.seq), '[]')::text"
-    " FROM training.planned_sessions s"
-    " JOIN training.programs p ON p.id = s.program_id"
-    " JOIN training.workouts w ON w.id = s.workout_id"
-    " WHERE s.client_id = :me AND s.session_date BETWEEN :start AND :end"
-)
+# One statement (migration 0100): states the tenant, reads the range under RLS, renders
+# the items' JSON.
+PLAN_ITEMS = text("SELECT training.plan_items(:gym, :me, :start, :end)")
 
 
-async def my_plan(session: AsyncSession, *, principal: Principal, start: date, end: date) -> str:
+async def my_plan(conn: AsyncConnection, *, principal: Principal, start: date, end: date) -> str:
     """The client's planned workouts between two dates (inclusive), oldest first.
 
-    Returns the JSON document of ``PlanOut`` (rendered by PostgreSQL).
+    One statement on ``conn`` (run it in autocommit: it states its own tenant). Returns
+    the JSON document of ``PlanOut`` (the items rendered by PostgreSQL).
     """
     if principal.role is not Role.client:
         raise Forbidden("The plan is a client's; staff read GET /programs/assignments")
@@ -67,7 +47,9 @@ async def my_plan(session: AsyncSession, *, principal: Principal, start: date, e
         raise Invalid("'to' is before 'from'", loc=["query", "to"])
     if (end - start).days >= MAX_PLAN_DAYS:
         raise Invalid(f"at most {MAX_PLAN_DAYS} days at a time", loc=["query", "to"])
-    items = await session.scalar(PLAN, {"me": principal.user_id, "start": start, "end": end})
+    items = await conn.scalar(
+        PLAN_ITEMS, {"gym": principal.gym_id, "me": principal.user_id, "start": start, "end": end}
+    )
     return (
         f'{{"client_id":"{principal.user_id}","from":"{start.isoformat()}",'
         f'"to":"{end.isoformat()}","items":{items}}}'

@@ -236,13 +236,15 @@ async def explain(server: Server, gym_id: str, q: str) -> str:
 # --- measuring ---------------------------------------------------------------------------
 
 
-def _cpu_ms(pid: int) -> float:
-    """User + system CPU time of a process so far (0 when it is gone or not on Linux)."""
+def _cpu_ms(pid: int, *, children: bool = False) -> float:
+    """User + system CPU time of a process so far (0 when it is gone or not on Linux),
+    with ``children`` also that of its children it has waited for."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _server_pids(port: int) -> list[int]:
@@ -258,6 +260,32 @@ def _server_pids(port: int) -> list[int]:
     roots = {pid for pid, (cmd, _) in procs.items() if f"serve --port {port} " in cmd + " "}
     workers = {pid for pid, (cmd, ppid) in procs.items() if ppid in roots and "spawn_main" in cmd}
     return sorted(roots | workers)
+
+
+def _postgres_cpu_ms(server: Server) -> float:
+    """CPU time the embedded PostgreSQL has spent so far: the postmaster, its live
+    processes, and (counted in the postmaster's children times) the backends that ended.
+
+    On an external server (FITSYNC_BENCH_DATABASE_URL) other users' work would count too,
+    so there it is only the application's live backends (connections the pool closes
+    during a run are missed).
+    """
+    pidfile = server.data_dir / "postgres" / "data" / "postmaster.pid"
+    if pidfile.exists():
+        postmaster = int(pidfile.read_text().split()[0])
+        total = _cpu_ms(postmaster, children=True)
+        for proc in Path("/proc").glob("[0-9]*"):
+            if _ppid(proc) == postmaster:
+                total += _cpu_ms(int(proc.name))
+        return total
+    return sum(map(_cpu_ms, asyncio.run(_backend_pids(server))))
+
+
+def _ppid(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
 
 
 async def _backend_pids(server: Server) -> list[int]:
@@ -326,8 +354,7 @@ class Bench:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(script)
         server_pids = _server_pids(self.port)
-        backends = asyncio.run(_backend_pids(self.server))
-        before = sum(map(_cpu_ms, server_pids)), {p: _cpu_ms(p) for p in backends}
+        before = sum(map(_cpu_ms, server_pids)), _postgres_cpu_ms(self.server)
         try:
             out = subprocess.run(
                 [*cmd, "-s", lua.name, self.origin + paths[0]],
@@ -338,9 +365,7 @@ class Bench:
         finally:
             os.unlink(lua.name)
         server_cpu = sum(map(_cpu_ms, server_pids)) - before[0]
-        postgres_cpu = sum(
-            _cpu_ms(p) - before[1].get(p, 0.0) for p in asyncio.run(_backend_pids(self.server))
-        )
+        postgres_cpu = _postgres_cpu_ms(self.server) - before[1]
         if os.environ.get("BENCH_VERBOSE"):
             print(out)
         # The percentiles come from the "Latency Distribution" lines only (the thread

@@ -200,10 +200,13 @@ async def test_search_uses_its_indexes(
         # plan chosen freely over 10,000 more exercises.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         plan = await explain_search(session, principal=principal, q=q)
-    outer, inner = plan.split("-- training.exercise_candidates()")
-    # The ranked query reads only the candidates, by primary key.
-    assert "exercises_pkey" in outer, plan
+    statement, rest = plan.split("-- the lexicon, for", 1)
+    lexicon, candidates = rest.split("-- the candidates", 1)
+    # The statement reads only the page's rows back, by primary key (under RLS).
+    assert "exercises_pkey" in statement, plan
+    # Typos are widened through the lexicon's trigram index, kept to the library and gym.
+    assert "ix_search_words_trgm" in lexicon, plan
     # The candidates come from the full-text index, kept to the library and the gym.
-    assert "Bitmap Index Scan on ix_exercises_search" in inner, plan
-    assert "tenantlibrary" in inner, plan
-    assert "Seq Scan" not in inner, plan
+    assert "Bitmap Index Scan on ix_exercises_search" in candidates, plan
+    assert "tenantlibrary" in candidates, plan
+    assert "Seq Scan" not in lexicon + candidates, plan

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fitsync.kernel import clock
 from fitsync.kernel.auth import CurrentPrincipal
-from fitsync.kernel.http import DbSession
+from fitsync.kernel.http import DbSession, db_session
 from fitsync.kernel.pagination import Page, Paging
 from fitsync.training.schemas import (
     AssignIn,
@@ -41,9 +44,38 @@ from fitsync.training.schemas import (
     WorkoutSummary,
     WorkoutUpdateIn,
 )
-from fitsync.training.service import diets, exercises, favourites, people, programs, workouts
+from fitsync.training.service import (
+    diets,
+    exercises,
+    favourites,
+    people,
+    plan,
+    programs,
+    workouts,
+)
 
 router = APIRouter(tags=["training"])
+
+
+def _json(document: str) -> Response:
+    """A body the service rendered already (hot reads): FastAPI passes a Response through
+    without validating it again; ``response_model`` still documents it."""
+    return Response(document, media_type="application/json")
+
+
+@asynccontextmanager
+async def _one_statement(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection in autocommit, for a hot read that is one statement stating its own
+    tenant (see migration 0100's HOT_READS): one round trip, where a unit of work adds
+    BEGIN, the tenant's statement and COMMIT."""
+    async with request.app.state.container.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+# The request's unit of work (kernel.http.DbSession), opened only on the path that needs it.
+_unit_of_work = asynccontextmanager(db_session)
+
 
 SearchQuery = Annotated[str | None, Query(max_length=200, description="Typo-tolerant search")]
 
@@ -63,25 +95,35 @@ async def list_equipment(_principal: CurrentPrincipal, session: DbSession) -> li
 
 @router.get("/exercises", response_model=Page[ExerciseSummary])
 async def list_exercises(
+    request: Request,
     principal: CurrentPrincipal,
-    session: DbSession,
     page: Paging,
     q: SearchQuery = None,
     muscle: Annotated[str | None, Query(max_length=50)] = None,
     equipment: Annotated[str | None, Query(max_length=50)] = None,
     level: Level | None = None,
     category: Category | None = None,
-) -> Page[ExerciseSummary]:
-    return await exercises.list_exercises(
-        session,
-        principal=principal,
-        page=page,
-        q=q,
+) -> Response:
+    """Search (``q``, ranked: one statement) or browse (by name); bodies rendered by SQL."""
+    filters = exercises.facets(
         muscle=muscle,
         equipment=equipment,
         level=level.value if level else None,
         category=category.value if category else None,
     )
+    if q:
+        async with _one_statement(request) as conn:
+            return _json(
+                await exercises.search_exercises(
+                    conn, principal=principal, page=page, q=q, filters=filters
+                )
+            )
+    async with _unit_of_work(request, principal) as session:
+        return _json(
+            await exercises.browse_exercises(
+                session, principal=principal, page=page, filters=filters
+            )
+        )
 
 
 @router.post("/exercises", status_code=status.HTTP_201_CREATED, response_model=ExerciseOut)
@@ -305,16 +347,17 @@ async def rate_program(
 
 @router.get("/me/plan", response_model=PlanOut, response_model_by_alias=True)
 async def my_plan(
+    request: Request,
     principal: CurrentPrincipal,
-    session: DbSession,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
-) -> PlanOut:
+) -> Response:
     """The caller's planned workouts from ``from`` to ``to`` (default: the next 7 days)."""
-    default_from, default_to = programs.default_plan_range(clock.now().date())
+    default_from, default_to = plan.default_plan_range(clock.now().date())
     start = from_ or default_from
     end = to or (start + (default_to - default_from))
-    return await programs.my_plan(session, principal=principal, start=start, end=end)
+    async with _one_statement(request) as conn:
+        return _json(await plan.my_plan(conn, principal=principal, start=start, end=end))
 
 
 @router.get("/me/diet-plans", response_model=list[DietAssignmentOut])

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Computed, ForeignKey, SmallInteger, String, Text, text
+from sqlalchemy import ARRAY, JSON, Computed, ForeignKey, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,6 +67,7 @@ class Exercise(Base):
     deleted_at: Mapped[datetime | None]
     terms_norm: Mapped[str] = mapped_column(Text, Computed("terms_norm"))
     terms_compact: Mapped[str] = mapped_column(Text, Computed("terms_compact"))
+    terms: Mapped[list[str]] = mapped_column(TextArray, Computed("terms"))
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed("search_vector"))
 
 
@@ -160,6 +161,32 @@ class ProgramAssignment(Base):
     status: Mapped[str] = mapped_column(Text, server_default=text("'active'"))
     schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class PlannedSession(Base):
+    """One session of a client's calendar, written when the program is assigned.
+
+    ``exercises`` is rendered for that session's week (planned loads), from the workout
+    version the assignment pins; names are joined when read, so renames show.
+    """
+
+    __tablename__ = "planned_sessions"
+    __table_args__ = {"schema": SCHEMA}
+
+    assignment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.program_assignments.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    gym_id: Mapped[uuid.UUID]
+    client_id: Mapped[uuid.UUID]
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.programs.id"))
+    assignment_start: Mapped[date]
+    session_date: Mapped[date]
+    week: Mapped[int]
+    day: Mapped[int]
+    workout_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.workouts.id"))
+    workout_version: Mapped[int]
+    exercises: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class DietPlan(Base):

@@ -42,6 +42,13 @@ CREATE FUNCTION training.compact_terms(name text, aliases text[]) RETURNS text
     RETURN '|' || training.compact(name) || '|'
         || coalesce((SELECT string_agg(training.compact(a), '|') || '|' FROM unnest(aliases) a), '');
 
+-- {name, alias1, alias2} lower-cased and unaccented: what the query's trigram similarity is
+-- measured against (stored, so a search does not unaccent every candidate's terms).
+CREATE FUNCTION training.norm_terms(name text, aliases text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY[training.norm(name)]
+        || coalesce((SELECT array_agg(training.norm(a)) FROM unnest(aliases) a), '{}');
+
 -- 'barbellbenchpressmediumgrip benchpress flatbenchpress': names and aliases glued, so
 -- that "benchpress" or "pullup" typed without a space is a word of the document.
 CREATE FUNCTION training.compact_words(name text, aliases text[]) RETURNS text
@@ -103,6 +110,7 @@ CREATE TABLE training.exercises (
     terms_norm text GENERATED ALWAYS AS (
         training.norm(name || ' ' || training.words(aliases))) STORED,
     terms_compact text GENERATED ALWAYS AS (training.compact_terms(name, aliases)) STORED,
+    terms text[] GENERATED ALWAYS AS (training.norm_terms(name, aliases)) STORED,
     search_vector tsvector GENERATED ALWAYS AS (training.document(
         name, aliases,
         training.words(primary_muscles || secondary_muscles) || ' ' || coalesce(equipment, '')
@@ -118,9 +126,13 @@ CREATE TABLE training.exercises (
     CONSTRAINT ck_exercises_mechanic CHECK (mechanic IN ('compound', 'isolation')),
     CONSTRAINT ck_exercises_not_own_base CHECK (base_id <> id)
 );
-CREATE INDEX ix_exercises_search ON training.exercises USING gin (search_vector);
+-- GIN indexes without the pending list (fastupdate = off): a write costs a little more, but
+-- a search never scans a list of not-yet-merged entries (after a bulk load of 10,000 gym
+-- exercises that list made each search ~3 ms slower until a vacuum merged it).
+CREATE INDEX ix_exercises_search ON training.exercises USING gin (search_vector)
+    WITH (fastupdate = off);
 CREATE INDEX ix_exercises_muscles ON training.exercises
-    USING gin ((primary_muscles || secondary_muscles));
+    USING gin ((primary_muscles || secondary_muscles)) WITH (fastupdate = off);
 CREATE INDEX ix_exercises_gym_name ON training.exercises (gym_id, name, id);
 CREATE INDEX ix_exercises_base_id ON training.exercises (base_id) WHERE base_id IS NOT NULL;
 CREATE UNIQUE INDEX uq_exercises_gym_name ON training.exercises (gym_id, training.norm(name))
@@ -160,8 +172,10 @@ CREATE TABLE training.workouts (
     CONSTRAINT ck_workouts_version CHECK (version >= 1)
 );
 CREATE INDEX ix_workouts_gym_created ON training.workouts (gym_id, created_at, id);
-CREATE INDEX ix_workouts_search ON training.workouts USING gin (search_vector);
-CREATE INDEX ix_workouts_terms_trgm ON training.workouts USING gin (terms_norm gin_trgm_ops);
+CREATE INDEX ix_workouts_search ON training.workouts USING gin (search_vector)
+    WITH (fastupdate = off);
+CREATE INDEX ix_workouts_terms_trgm ON training.workouts USING gin (terms_norm gin_trgm_ops)
+    WITH (fastupdate = off);
 
 CREATE TABLE training.workout_versions (
     workout_id uuid NOT NULL REFERENCES training.workouts (id),
@@ -194,8 +208,10 @@ CREATE TABLE training.programs (
     CONSTRAINT ck_programs_weeks CHECK (duration_weeks BETWEEN 1 AND 104)
 );
 CREATE INDEX ix_programs_gym_created ON training.programs (gym_id, created_at, id);
-CREATE INDEX ix_programs_search ON training.programs USING gin (search_vector);
-CREATE INDEX ix_programs_terms_trgm ON training.programs USING gin (terms_norm gin_trgm_ops);
+CREATE INDEX ix_programs_search ON training.programs USING gin (search_vector)
+    WITH (fastupdate = off);
+CREATE INDEX ix_programs_terms_trgm ON training.programs USING gin (terms_norm gin_trgm_ops)
+    WITH (fastupdate = off);
 
 CREATE TABLE training.program_assignments (
     id uuid PRIMARY KEY,
@@ -215,6 +231,29 @@ CREATE TABLE training.program_assignments (
 );
 CREATE INDEX ix_program_assignments_client ON training.program_assignments
     (client_id, start_date, id);
+
+-- The client's calendar, written when a program is assigned (and rewritten when its
+-- workouts move to a new version, dropped when it is cancelled): one row per planned
+-- session with its exercises rendered for that week (json keeps the rendering as is),
+-- so GET /me/plan is one range read of an index.
+CREATE TABLE training.planned_sessions (
+    assignment_id uuid NOT NULL
+        REFERENCES training.program_assignments (id) ON DELETE CASCADE,
+    seq integer NOT NULL,
+    gym_id uuid NOT NULL,
+    client_id uuid NOT NULL,
+    program_id uuid NOT NULL REFERENCES training.programs (id),
+    assignment_start date NOT NULL,
+    session_date date NOT NULL,
+    week integer NOT NULL,
+    day integer NOT NULL,
+    workout_id uuid NOT NULL REFERENCES training.workouts (id),
+    workout_version integer NOT NULL,
+    exercises json NOT NULL,
+    CONSTRAINT pk_planned_sessions PRIMARY KEY (assignment_id, seq)
+);
+CREATE INDEX ix_planned_sessions_client_date ON training.planned_sessions
+    (client_id, session_date);
 
 CREATE TABLE training.diet_plans (
     id uuid PRIMARY KEY,
@@ -276,16 +315,20 @@ CREATE TABLE training.ratings (
 
 # Typo tolerance, the fast way (the pg_trgm documentation's spelling-suggestion recipe):
 # the words of every name and alias are kept in a small lexicon (by a trigger, per gym;
-# NULL for the library). A query word is widened with its closest lexicon words (trigram
-# distance, GiST), and the candidates are then found by the full-text index alone (glued
-# names are words of the document too). Comparing the query with every exercise by trigrams instead
-# costs ~30 us a row, far too slow over 10,000 exercises.
+# NULL for the library). A query word is widened with its most similar lexicon words
+# (trigram similarity through a GIN index; other gyms' words are filtered out after it),
+# and the candidates are then found by the full-text index alone (glued names are words
+# of the document too). Comparing the query with every exercise by trigrams instead
+# costs ~30 us a row, far too slow over 10,000 exercises. The lexicon is kept small
+# (see index_words) because a trigram lookup rechecks every word that shares the query's
+# trigrams: with 10,000 gym exercises a lookup takes ~0.1-0.2 ms this way, where a GiST
+# nearest-neighbour scan of the unpruned lexicon (23,000 words) took several ms a word.
 #
 # Row-level security keeps PostgreSQL from using an index for a non-leakproof operator
 # (@@, %, LIKE) before the policy's check, so under RLS every search would read the
-# whole table. The candidates function is therefore SECURITY DEFINER and applies the
+# whole table. The search function is therefore SECURITY DEFINER and applies the
 # tenant rule itself (the policy's rule, from the same settings); the caller's query
-# joins its ids back under RLS, so the policy still backs every row up.
+# joins the page's ids back under RLS, so the policy still backs every row up.
 SEARCH = """
 CREATE TABLE training.search_words (
     word text NOT NULL,
@@ -295,21 +338,36 @@ CREATE TABLE training.search_words (
 CREATE UNIQUE INDEX uq_search_words_word_gym ON training.search_words
     (word, coalesce(gym_id, '00000000-0000-0000-0000-000000000000'::uuid));
 
-CREATE INDEX ix_search_words_trgm ON training.search_words USING gist (word gist_trgm_ops);
+CREATE INDEX ix_search_words_trgm ON training.search_words USING gin (word gin_trgm_ops)
+    WITH (fastupdate = off);
 
 ALTER TABLE training.search_words ENABLE ROW LEVEL SECURITY;
 
+-- The lexicon: the words of names and aliases, and the names and aliases of two or three
+-- words glued ("benchpress", "latpulldown": what people type without the space). Longer
+-- names are not glued here (nobody types "barbellbenchpressmediumgrip"; it is in the
+-- document all the same), and a gym's words that the library has already are not
+-- repeated: each long or repeated word would be one more row every lookup rechecks.
 CREATE FUNCTION training.index_words() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
 AS $$
 BEGIN
     INSERT INTO training.search_words (word, gym_id)
     SELECT DISTINCT w, NEW.gym_id
-    FROM regexp_split_to_table(
-        training.norm(NEW.name || ' ' || training.words(NEW.aliases)) || ' '
-            || training.compact_words(NEW.name, NEW.aliases),
-        '[^a-z0-9]+') AS w
+    FROM (
+        SELECT regexp_split_to_table(
+            training.norm(NEW.name || ' ' || training.words(NEW.aliases)), '[^a-z0-9]+')
+        UNION ALL
+        SELECT training.compact(t) FROM unnest(NEW.name || NEW.aliases) t
+        WHERE array_length(array_remove(
+            regexp_split_to_array(training.norm(t), '[^a-z0-9]+'), ''), 1) BETWEEN 2 AND 3
+    ) AS words (w)
     WHERE length(w) >= 3 AND w ~ '[a-z]'
+        AND (NEW.gym_id IS NULL OR NOT EXISTS (
+            SELECT FROM training.search_words l
+            WHERE l.word = w
+                AND coalesce(l.gym_id, '00000000-0000-0000-0000-000000000000'::uuid)
+                    = '00000000-0000-0000-0000-000000000000'::uuid))
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
@@ -320,10 +378,16 @@ CREATE TRIGGER exercises_index_words AFTER INSERT OR UPDATE OF name, aliases
 
 -- The query's words as a tsquery, each widened with its closest lexicon words:
 -- {dumbell, curl} -> (dumbell | dumbbell | ...) & (curl:* | curls | ...).
+-- Static SQL, so PL/pgSQL keeps its plans for the session. The planner prices a trigram
+-- GIN scan high and would rather read the whole (small) lexicon, through a table or a
+-- btree scan, comparing every word (~1 ms): only the GIN index's bitmap is allowed.
 CREATE FUNCTION training.search_query(words text[]) RETURNS tsquery
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public
     SET enable_seqscan = off
+    SET enable_indexscan = off
+    SET enable_indexonlyscan = off
+    SET pg_trgm.similarity_threshold = 0.3
 AS $$
 DECLARE
     gym uuid := coalesce(nullif(current_setting('app.gym_id', true), '')::uuid,
@@ -337,13 +401,14 @@ BEGIN
         CONTINUE WHEN words[i] !~ '^[a-z0-9]+$';
         -- the word itself (the last one as a prefix: search as you type) ...
         term := to_tsquery('english', words[i] || CASE WHEN i = n THEN ':*' ELSE '' END);
-        -- ... or one of the three lexicon words closest to it (trigram distance, GiST)
+        -- ... or one of the three distinct lexicon words most similar to it (>= 0.3)
         IF length(words[i]) >= 3 THEN
-            FOR alt IN EXECUTE
-                'SELECT w.word FROM (SELECT s.word FROM training.search_words s'
-                '  WHERE coalesce(s.gym_id, $2) = $2 ORDER BY s.word <-> $1 LIMIT 3) w'
-                ' WHERE similarity(w.word, $1) >= 0.3'
-                USING words[i], gym
+            FOR alt IN
+                SELECT s.word FROM training.search_words s
+                WHERE (s.gym_id IS NULL OR s.gym_id = gym) AND s.word % words[i]
+                GROUP BY s.word
+                ORDER BY similarity(s.word, words[i]) DESC, s.word
+                LIMIT 3
             LOOP
                 term := term || to_tsquery('english', alt);
             END LOOP;
@@ -354,10 +419,16 @@ BEGIN
 END
 $$;
 
--- Up to 500 candidates visible to the transaction's gym, with their full-text rank.
-CREATE FUNCTION training.exercise_candidates(words text[])
-    RETURNS TABLE (id uuid, rank real)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 100
+-- One page of a ranked search, visible to the transaction's gym: (id, position).
+-- Candidates: the 500 best by ts_rank among the rows the full-text index finds (the
+-- tenant lexeme keeps that to the library and the gym), facets applied. Each is then
+-- scored as documented in fitsync.training.service.exercises, and the page is cut.
+CREATE FUNCTION training.search_exercises(
+    words text[], query_text text, query_compact text,
+    muscle_slug text, equipment_slug text, level_name text, category_name text,
+    page_limit integer, page_offset integer
+) RETURNS TABLE (id uuid, pos bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 21
     SET search_path = pg_catalog, public
     SET enable_seqscan = off
 AS $$
@@ -365,17 +436,100 @@ DECLARE
     gym uuid := coalesce(nullif(current_setting('app.gym_id', true), '')::uuid,
                          '00000000-0000-0000-0000-000000000000'::uuid);
     query tsquery := training.search_query(words);
+    tenant tsquery := to_tsquery('simple',
+        'tenantlibrary | tenant' || replace(gym::text, '-', ''));
 BEGIN
-    -- EXECUTE plans with the values (a custom plan); enable_seqscan is off because the
-    -- planner prices @@ like a cheap operator and would rather read the whole table.
-    RETURN QUERY EXECUTE
-        'SELECT e.id, ts_rank(''{0.05, 0.2, 0.5, 1.0}'', e.search_vector, $1)'
-        ' FROM training.exercises e'
-        ' WHERE e.search_vector @@ ($1 && $3) AND e.deleted_at IS NULL'
-        -- the library and the transaction's gym (the library only without one)
-        ' AND coalesce(e.gym_id, $2) = $2'
-        ' ORDER BY 2 DESC LIMIT 500'
-        USING query, gym, to_tsquery('simple', 'tenantlibrary | tenant' || replace(gym::text, '-', ''));
+    -- enable_seqscan is off because the planner prices @@ like a cheap operator and
+    -- would rather read the whole table.
+    RETURN QUERY
+    SELECT r.id, row_number() OVER (ORDER BY r.score DESC, r.name, r.id)
+    FROM (
+        SELECT c.id, c.name,
+            2.0 * c.rank
+            + (SELECT max(similarity(query_text, t)) FROM unnest(c.terms) t)
+            + CASE WHEN c.terms_compact LIKE '%|' || query_compact || '|%' THEN 3.0
+                   WHEN c.terms_compact LIKE '%|' || query_compact || '%' THEN 0.4
+                   WHEN c.terms_compact LIKE '%' || query_compact || '%' THEN 0.2
+                   ELSE 0 END AS score
+        FROM (
+            SELECT e.id, e.name, e.terms, e.terms_compact,
+                ts_rank('{0.05, 0.2, 0.5, 1.0}', e.search_vector, query) AS rank
+            FROM training.exercises e
+            WHERE e.search_vector @@ (query && tenant) AND e.deleted_at IS NULL
+                -- the library and the transaction's gym (the library only without one)
+                AND coalesce(e.gym_id, gym) = gym
+                AND (muscle_slug IS NULL
+                     OR (e.primary_muscles || e.secondary_muscles) @> ARRAY[muscle_slug])
+                AND (equipment_slug IS NULL OR e.equipment = equipment_slug)
+                AND (level_name IS NULL OR e.level = level_name)
+                AND (category_name IS NULL OR e.category = category_name)
+            ORDER BY rank DESC
+            LIMIT 500
+        ) c
+    ) r
+    ORDER BY r.score DESC, r.name, r.id
+    LIMIT page_limit OFFSET page_offset;
+END
+$$;
+"""
+
+# The two hot reads, each one statement: one round trip, no BEGIN/COMMIT around it (the
+# caller runs it in autocommit; a unit of work costs ~1 ms of Python and three more round
+# trips, as much as the read itself). Each states its tenant first, transaction-locally as
+# kernel.db.set_tenant does (so it ends with the statement), then reads under RLS and
+# renders the response body's JSON; the fields are those of the API's pydantic schemas,
+# in their order (tests/training/test_hot_reads.py holds them to it).
+HOT_READS = """
+-- GET /exercises?q=: a Page[ExerciseSummary]'s items, and how many rows the page query
+-- found (page_limit + 1 means there is a next page).
+CREATE FUNCTION training.search_page(
+    gym uuid, all_gyms boolean, words text[], query_text text, query_compact text,
+    muscle_slug text, equipment_slug text, level_name text, category_name text,
+    page_limit integer, page_offset integer
+) RETURNS TABLE (items text, total bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    PERFORM set_config('app.gym_id', coalesce(gym::text, ''), true),
+        set_config('app.all_gyms', CASE WHEN all_gyms THEN 'on' ELSE 'off' END, true);
+    RETURN QUERY
+    SELECT coalesce(json_agg(json_build_object(
+            'id', e.id, 'name', e.name, 'category', e.category, 'level', e.level,
+            'equipment', e.equipment, 'primary_muscles', e.primary_muscles,
+            'secondary_muscles', e.secondary_muscles, 'gym_id', e.gym_id,
+            'source_id', e.source_id, 'base_id', e.base_id)
+            ORDER BY s.pos) FILTER (WHERE s.pos <= page_limit), '[]')::text,
+        count(*)
+    FROM training.search_exercises(words, query_text, query_compact, muscle_slug,
+        equipment_slug, level_name, category_name, page_limit + 1, page_offset) s
+    -- the page's rows, read back under RLS
+    JOIN training.exercises e ON e.id = s.id;
+END
+$$;
+
+-- GET /me/plan: a PlanOut's items (PlannedWorkout), oldest first; names joined, so a
+-- renamed program or workout shows as it is called now.
+CREATE FUNCTION training.plan_items(gym uuid, client uuid, from_date date, to_date date)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    PERFORM set_config('app.gym_id', coalesce(gym::text, ''), true),
+        set_config('app.all_gyms', 'off', true);
+    RETURN (
+        SELECT coalesce(json_agg(json_build_object(
+                'date', s.session_date, 'assignment_id', s.assignment_id,
+                'program_id', s.program_id, 'program_name', p.name, 'week', s.week,
+                'day', s.day, 'workout_id', s.workout_id,
+                'workout_version', s.workout_version, 'workout_name', w.name,
+                'exercises', s.exercises)
+                ORDER BY s.session_date, s.assignment_start, s.assignment_id, s.seq), '[]')::text
+        FROM training.planned_sessions s
+        JOIN training.programs p ON p.id = s.program_id
+        JOIN training.workouts w ON w.id = s.workout_id
+        WHERE s.client_id = client AND s.session_date BETWEEN from_date AND to_date);
 END
 $$;
 """
@@ -386,6 +540,7 @@ TENANT_TABLES = (
     "training.workout_versions",
     "training.programs",
     "training.program_assignments",
+    "training.planned_sessions",
     "training.diet_plans",
     "training.diet_assignments",
     "training.favourites",
@@ -419,7 +574,14 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON training.exercises TO {APP_ROLE}")
     for statement in SEARCH.split(";\n\n"):
         op.execute(statement)
-    for function in ("training.search_query", "training.exercise_candidates"):
+    for statement in HOT_READS.split(";\n\n"):
+        op.execute(statement)
+    for function in (
+        "training.search_query",
+        "training.search_exercises",
+        "training.search_page",
+        "training.plan_items",
+    ):
         op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {APP_ROLE}")
     for table in TENANT_TABLES:
@@ -427,6 +589,7 @@ def upgrade() -> None:
             op.execute(statement)
     library.load_sync(op.get_bind())
     op.execute("ANALYZE training.exercises")
+    op.execute("ANALYZE training.search_words")
 
 
 def downgrade() -> None:

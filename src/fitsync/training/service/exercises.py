@@ -1,13 +1,17 @@
 """The exercise library and the gyms' own exercises: list, search, read, write.
 
-Search (``GET /exercises?q=``) runs in two steps, both in PostgreSQL.
+Search (``GET /exercises?q=``) is one SQL statement, ``training.search_page``
+(migration 0100): it states the caller's tenant, takes the page's ids in rank order from
+``training.search_exercises``, joins them back under row-level security and renders the
+page's JSON. In ``search_exercises``:
 
-candidates (``training.exercise_candidates``, migration 0100), through the GIN index
-of the weighted ``search_vector``: every query word must match, each widened with its
-three closest words of the names/aliases lexicon (trigram distance, a GiST index, so
-``squatt`` ~ squat, ``dumbell`` ~ dumbbell, ``deadlfit`` ~ deadlift), the last word also
-as a prefix so search-as-you-type works (``bic`` → biceps). Names and aliases are in the
+candidates, through the GIN index of the weighted ``search_vector``: every query word
+must match, each widened with its three most similar words of the names/aliases lexicon
+(trigram similarity >= 0.3 through a GIN index on (tenant, word), so ``squatt`` ~
+squat, ``dumbell`` ~ dumbbell, ``deadlfit`` ~ deadlift), the last word also as a
+prefix so search-as-you-type works (``bic`` → biceps). Names and aliases are in the
 document glued too, so ``benchpress`` and ``pullup`` match "bench press", "pull-up".
+Facets filter the candidates; the 500 best by ``ts_rank`` are scored.
 
 rank (higher first; ties by name): the sum of
     * 2 x ``ts_rank`` of that widened query, with weights name 1.0 > aliases 0.5 >
@@ -19,22 +23,26 @@ rank (higher first; ties by name): the sum of
     * a bonus when the glued query equals a glued name/alias (3.0), starts one (0.4),
       or is inside one (0.2): typing a name or alias, spaced or not, is the strongest
       signal there is.
+
+Search and browsing answer with JSON rendered by PostgreSQL (``ExerciseSummary``'s
+fields, in order): no ORM objects or pydantic models per row on the hottest read.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from fitsync.kernel import clock
 from fitsync.kernel.auth import Principal
 from fitsync.kernel.db import APP_ROLE, unique_violation
 from fitsync.kernel.errors import Conflict, Forbidden, Invalid, NotFound
-from fitsync.kernel.pagination import Page, PageParams, encode_cursor
+from fitsync.kernel.pagination import PageParams, encode_cursor
 from fitsync.training.domain import SearchTerms, search_terms
 from fitsync.training.library import slug
 from fitsync.training.models import Equipment, Exercise, Muscle
@@ -50,23 +58,36 @@ from fitsync.training.service.people import WRITERS
 MAX_SEARCH_OFFSET = 1000
 NO_GYM = uuid.UUID(int=0)
 
-SUMMARY_COLUMNS = (
-    "e.id, e.name, e.category, e.level, e.equipment, e.primary_muscles, e.secondary_muscles,"
-    " e.gym_id, e.source_id, e.base_id"
+SUMMARY_FIELDS = tuple(ExerciseSummary.model_fields)
+SUMMARY_COLUMNS = ", ".join(f"e.{field}" for field in SUMMARY_FIELDS)
+
+# A search page is one statement, training.search_page (migration 0100): it states the
+# tenant, takes the page's ids from training.search_exercises (see there why a
+# SECURITY DEFINER function), reads the rows back under RLS and renders their JSON.
+SEARCH_PAGE = text(
+    "SELECT items, total FROM training.search_page(:gym, :all_gyms, CAST(:words AS text[]),"
+    " :qtext, :compact, :muscle, :equipment, :level, :category, :limit, :offset)"
 )
 
-SCORE_SQL = """
-    2.0 * c.rank
-    + (SELECT max(similarity(:qtext, training.norm(t))) FROM unnest(e.name || e.aliases) t)
-    + CASE WHEN e.terms_compact LIKE :exact THEN 3.0
-           WHEN e.terms_compact LIKE :starts THEN 0.4
-           WHEN e.terms_compact LIKE :inside THEN 0.2
-           ELSE 0 END
-"""
+# A browsed page as one row: the items' JSON (the first :limit rows of r), how many rows r
+# had (limit + 1 means there is more), and the last item's sort key.
+BROWSE_SQL = (
+    "SELECT coalesce(json_agg(json_build_object("
+    + ", ".join(f"'{field}', r.{field}" for field in SUMMARY_FIELDS)
+    + ") ORDER BY r.pos) FILTER (WHERE r.pos <= :limit), '[]')::text AS items,"
+    " count(*) AS total,"
+    " (array_agg(r.name) FILTER (WHERE r.pos = :limit))[1] AS last_name,"
+    " (array_agg(r.id) FILTER (WHERE r.pos = :limit))[1] AS last_id"
+    f" FROM (SELECT {SUMMARY_COLUMNS}, row_number() OVER (ORDER BY e.name, e.id) AS pos"
+    " FROM training.exercises e WHERE {where} ORDER BY e.name, e.id LIMIT :fetch) r"
+)
 
-# The candidates come from training.exercise_candidates (migration 0100): see there why a
-# function. Row-level security still filters what this query returns.
-CANDIDATES_SQL = "JOIN training.exercise_candidates(CAST(:words AS text[])) c ON c.id = e.id"
+FACETS = {
+    "muscle": "(e.primary_muscles || e.secondary_muscles) @> ARRAY[CAST(:muscle AS text)]",
+    "equipment": "e.equipment = :equipment",
+    "level": "e.level = :level",
+    "category": "e.category = :category",
+}
 
 
 async def list_muscles(session: AsyncSession) -> list[MuscleOut]:
@@ -79,59 +100,80 @@ async def list_equipment(session: AsyncSession) -> list[EquipmentOut]:
     return [EquipmentOut.model_validate(e) for e in rows.scalars()]
 
 
-async def list_exercises(
+def facets(
+    *, muscle: str | None, equipment: str | None, level: str | None, category: str | None
+) -> dict[str, str | None]:
+    return {
+        "muscle": slug(muscle) if muscle else None,
+        "equipment": slug(equipment) if equipment else None,
+        "level": level,
+        "category": category,
+    }
+
+
+async def search_exercises(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    page: PageParams,
+    q: str,
+    filters: dict[str, str | None],
+) -> str:
+    """Ranked search of the library plus the caller's gym's exercises.
+
+    One statement on ``conn`` (run it in autocommit: it states its own tenant). Returns
+    the JSON document of ``Page[ExerciseSummary]``.
+    """
+    terms = search_terms(q)
+    if terms is None:
+        return page_json("[]", None)
+    offset = search_offset(page)
+    params = {
+        "gym": principal.gym_id,
+        "all_gyms": principal.is_admin,
+        **_search_params(terms),
+        **filters,
+        "limit": page.limit,
+        "offset": offset,
+    }
+    row = (await conn.execute(SEARCH_PAGE, params)).one()
+    more = row.total > page.limit and offset + page.limit < MAX_SEARCH_OFFSET
+    return page_json(row.items, ["offset", offset + page.limit] if more else None)
+
+
+async def browse_exercises(
     session: AsyncSession,
     *,
     principal: Principal,
     page: PageParams,
-    q: str | None,
-    muscle: str | None,
-    equipment: str | None,
-    level: str | None,
-    category: str | None,
-) -> Page[ExerciseSummary]:
-    """Search (ranked) or browse (by name) the library plus the caller's gym's exercises."""
+    filters: dict[str, str | None],
+) -> str:
+    """The library plus the caller's gym's exercises by name, filtered by the facets.
+
+    Returns the JSON document of ``Page[ExerciseSummary]``.
+    """
     where, params = _visible(principal)
-    params["limit"] = page.limit + 1
-    if muscle:
-        where.append("(e.primary_muscles || e.secondary_muscles) @> ARRAY[CAST(:muscle AS text)]")
-        params["muscle"] = slug(muscle)
-    if equipment:
-        where.append("e.equipment = :equipment")
-        params["equipment"] = slug(equipment)
-    if level:
-        where.append("e.level = :level")
-        params["level"] = level
-    if category:
-        where.append("e.category = :category")
-        params["category"] = category
-    terms = search_terms(q) if q else None
-    if q and terms is None:
-        return Page[ExerciseSummary](items=[])
-    if terms is not None:
-        offset = search_offset(page)
-        sql, search_params = _search_sql(terms, where)
-        params.update(search_params, offset=offset)
-        rows = list(await session.execute(text(sql + " LIMIT :limit OFFSET :offset"), params))
-        more = len(rows) > page.limit and offset + page.limit < MAX_SEARCH_OFFSET
-        rows = rows[: page.limit]
-        cursor = encode_cursor(["offset", offset + page.limit]) if more else None
-        return Page[ExerciseSummary](items=[_summary(r) for r in rows], next_cursor=cursor)
+    params.update(limit=page.limit, fetch=page.limit + 1)
+    for name, condition in FACETS.items():
+        if filters[name] is not None:
+            where.append(condition)
+            params[name] = filters[name]
     if page.after:
         try:
             params["after_name"], params["after_id"] = str(page.after[0]), uuid.UUID(page.after[1])
         except (ValueError, IndexError, TypeError):
             raise Invalid("malformed cursor", loc=["query", "cursor"]) from None
         where.append("(e.name, e.id) > (:after_name, :after_id)")
-    sql = (
-        f"SELECT {SUMMARY_COLUMNS} FROM training.exercises e WHERE {' AND '.join(where)}"
-        " ORDER BY e.name, e.id LIMIT :limit"
-    )
-    rows = list(await session.execute(text(sql), params))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = encode_cursor([rows[-1].name, str(rows[-1].id)]) if more else None
-    return Page[ExerciseSummary](items=[_summary(r) for r in rows], next_cursor=cursor)
+    sql = BROWSE_SQL.format(where=" AND ".join(where))
+    row = (await session.execute(text(sql), params)).one()
+    more = row.total > page.limit
+    return page_json(row.items, [row.last_name, str(row.last_id)] if more else None)
+
+
+def page_json(items: str, cursor_key: list[Any] | None) -> str:
+    """A ``Page`` document around items already rendered as a JSON array."""
+    cursor = json.dumps(encode_cursor(cursor_key)) if cursor_key is not None else "null"
+    return f'{{"items":{items},"next_cursor":{cursor}}}'
 
 
 def _visible(principal: Principal) -> tuple[list[str], dict[str, Any]]:
@@ -139,7 +181,7 @@ def _visible(principal: Principal) -> tuple[list[str], dict[str, Any]]:
 
     Written as ``coalesce(gym_id, :gym) = :gym`` rather than ``gym_id IS NULL OR …``: the
     latter tempts the planner into reading the whole library through the gym index,
-    when the selective search indexes should drive the query.
+    when the selective indexes should drive the query.
     """
     return (
         ["coalesce(e.gym_id, :gym) = :gym", "e.deleted_at IS NULL"],
@@ -147,52 +189,81 @@ def _visible(principal: Principal) -> tuple[list[str], dict[str, Any]]:
     )
 
 
-def _search_sql(terms: SearchTerms, where: list[str]) -> tuple[str, dict[str, Any]]:
-    sql = (
-        f"SELECT {SUMMARY_COLUMNS}, {SCORE_SQL} AS score FROM training.exercises e"
-        f" {CANDIDATES_SQL} WHERE {' AND '.join(where)} ORDER BY score DESC, e.name, e.id"
-    )
-    params = {
-        "words": list(terms.words),
-        "qtext": terms.text,
-        "exact": f"%|{terms.compact}|%",
-        "starts": f"%|{terms.compact}%",
-        "inside": f"%{terms.compact}%",
-    }
-    return sql, params
+def _search_params(terms: SearchTerms) -> dict[str, Any]:
+    return {"words": list(terms.words), "qtext": terms.text, "compact": terms.compact}
 
 
 async def explain_search(session: AsyncSession, *, principal: Principal, q: str) -> str:
-    """The plan of the search query (for the benchmark and the index test)."""
+    """The plans of a search, with EXPLAIN ANALYZE (for the benchmark and the index test).
+
+    The page's rows joined back (in the caller's transaction, under RLS), then the lexicon
+    lookup of each word and the candidates' query as ``training.search_exercises`` runs
+    them (as their owner, so without RLS).
+    """
     terms = search_terms(q)
     assert terms is not None
-    where, params = _visible(principal)
-    sql, search_params = _search_sql(terms, where)
-    params.update(search_params)
-    plan = [r[0] for r in await session.execute(text(f"EXPLAIN {sql} LIMIT 20"), params)]
-    # Inside the candidates function (it runs as its owner, planned with the values):
+    params = {
+        **_search_params(terms),
+        **facets(muscle=None, equipment=None, level=None, category=None),
+        "fetch": 21,
+        "offset": 0,
+    }
+    analyze = "EXPLAIN (ANALYZE, COSTS OFF)"
+    plan = ["-- the page's rows read back under RLS, as training.search_page does:"]
+    plan += [
+        r[0]
+        for r in await session.execute(
+            text(
+                f"{analyze} SELECT e.* FROM training.search_exercises(CAST(:words AS text[]),"
+                " :qtext, :compact, :muscle, :equipment, :level, :category, :fetch, :offset) s"
+                " JOIN training.exercises e ON e.id = s.id"
+            ),
+            params,
+        )
+    ]
     tsquery = await session.scalar(
         text("SELECT CAST(training.search_query(CAST(:words AS text[])) AS text)"),
         {"words": list(terms.words)},
     )
-    gym = _literal(str(principal.gym_id or NO_GYM))
-    tenant = _literal(f"tenantlibrary | tenant{(principal.gym_id or NO_GYM).hex}")
+    gym = principal.gym_id or NO_GYM
+    # As the function runs them: as its owner, with its settings.
+    seqscan = await session.scalar(text("SELECT current_setting('enable_seqscan')"))
     await session.execute(text("SET LOCAL ROLE NONE"))
     await session.execute(text("SET LOCAL enable_seqscan = off"))
+    await session.execute(text("SET LOCAL pg_trgm.similarity_threshold = 0.3"))
     try:
-        inner = await session.execute(
-            text(
-                "EXPLAIN SELECT e.id, ts_rank('{0.05, 0.2, 0.5, 1.0}', e.search_vector,"
-                f" CAST({_literal(tsquery)} AS tsquery)) FROM training.exercises e"
-                f" WHERE e.search_vector @@ (CAST({_literal(tsquery)} AS tsquery)"
-                f" && to_tsquery('simple', {tenant}))"
-                f" AND e.deleted_at IS NULL AND coalesce(e.gym_id, {gym}) = {gym}"
-                " ORDER BY 2 DESC LIMIT 500"
+        await session.execute(text("SET LOCAL enable_indexscan = off"))
+        await session.execute(text("SET LOCAL enable_indexonlyscan = off"))
+        for word in terms.words:
+            lexicon = await session.execute(
+                text(
+                    f"{analyze} SELECT s.word FROM training.search_words s"
+                    " WHERE (s.gym_id IS NULL OR s.gym_id = :gym)"
+                    " AND s.word % :word GROUP BY s.word"
+                    " ORDER BY similarity(s.word, :word) DESC, s.word LIMIT 3"
+                ),
+                {"gym": gym, "word": word},
             )
+            plan += [f"-- the lexicon, for {word!r}:", *(r[0] for r in lexicon)]
+        await session.execute(text("RESET enable_indexscan"))
+        await session.execute(text("RESET enable_indexonlyscan"))
+        tenant = f"tenantlibrary | tenant{gym.hex}"
+        candidates = await session.execute(
+            text(
+                f"{analyze} SELECT e.id, ts_rank('{{0.05, 0.2, 0.5, 1.0}}', e.search_vector,"
+                " CAST(:query AS tsquery)) FROM training.exercises e"
+                " WHERE e.search_vector @@ (CAST(:query AS tsquery)"
+                " && to_tsquery('simple', :tenant))"
+                " AND e.deleted_at IS NULL AND coalesce(e.gym_id, :gym) = :gym"
+                " ORDER BY 2 DESC LIMIT 500"
+            ),
+            {"query": tsquery, "tenant": tenant, "gym": gym},
         )
-        plan += [f"-- training.exercise_candidates(), query {tsquery}:", *(r[0] for r in inner)]
+        plan += [f"-- the candidates, query {tsquery}:", *(r[0] for r in candidates)]
     finally:
-        await session.execute(text("RESET enable_seqscan"))
+        await session.execute(
+            text("SELECT set_config('enable_seqscan', :value, true)"), {"value": seqscan}
+        )
         await session.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
     return "\n".join(plan)
 
@@ -203,25 +274,6 @@ def search_offset(page: PageParams) -> int:
     if len(page.after) != 2 or page.after[0] != "offset" or not isinstance(page.after[1], int):
         raise Invalid("this cursor belongs to another listing", loc=["query", "cursor"])
     return max(0, min(page.after[1], MAX_SEARCH_OFFSET))
-
-
-def _summary(row: Row[Any]) -> ExerciseSummary:
-    return ExerciseSummary(
-        id=row.id,
-        name=row.name,
-        category=row.category,
-        level=row.level,
-        equipment=row.equipment,
-        primary_muscles=row.primary_muscles,
-        secondary_muscles=row.secondary_muscles,
-        gym_id=row.gym_id,
-        source_id=row.source_id,
-        base_id=row.base_id,
-    )
-
-
-def _literal(value: str | None) -> str:
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 # --- one exercise ------------------------------------------------------------------------

@@ -2,41 +2,37 @@
 
 Assigning a program pins the current version of each of its workouts in the
 assignment, so later edits of a workout do not rewrite what the client was given.
-The client's calendar (``GET /me/plan``) is computed from the pinned schedule:
-day ``d`` of week ``w`` falls on ``start_date + 7·(w-1) + (d-1)``.
+The client's calendar (``GET /me/plan``, see ``plan``) is written from the pinned
+schedule at the same time: day ``d`` of week ``w`` falls on
+``start_date + 7·(w-1) + (d-1)``.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, tuple_
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.kernel import outbox
 from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.db import unique_violation
-from fitsync.kernel.errors import Conflict, Forbidden, Invalid, NotFound
+from fitsync.kernel.errors import Conflict, Invalid, NotFound
 from fitsync.kernel.pagination import Page, PageParams, encode_cursor
 from fitsync.training import events
-from fitsync.training.domain import end_date, progressed_load, search_terms, session_date
-from fitsync.training.models import Program, ProgramAssignment, Rating, Workout, WorkoutVersion
+from fitsync.training.domain import end_date, search_terms
+from fitsync.training.models import Program, ProgramAssignment, Rating, Workout
 from fitsync.training.schemas import (
     AssignmentOut,
-    PlannedExercise,
-    PlannedWorkout,
-    PlanOut,
     ProgramIn,
     ProgramOut,
     ScheduleEntryOut,
 )
-from fitsync.training.service import exercises
+from fitsync.training.service import exercises, plan
 from fitsync.training.service.people import access_client, staff_gym
-
-MAX_PLAN_DAYS = 366
 
 SEARCH_RANK = (
     "2.0 * ts_rank('{0.05, 0.2, 0.5, 1.0}', p.search_vector, to_tsquery('english', :tsq))"
@@ -280,6 +276,7 @@ async def assign_program(
             ) from None
         raise
     await session.refresh(assignment)
+    await plan.write_sessions(session, [assignment])
     await outbox.add(
         session,
         outbox.Event(
@@ -373,81 +370,6 @@ async def cancel_assignment(
     await access_client(session, principal=principal, client_id=assignment.client_id)
     assignment.status = "cancelled"
     await session.flush()
+    await plan.write_sessions(session, [assignment])
     program = await session.get_one(Program, assignment.program_id)
     return _assignment_out(assignment, program.name)
-
-
-# --- the client's plan -------------------------------------------------------------------
-
-
-async def my_plan(
-    session: AsyncSession, *, principal: Principal, start: date, end: date
-) -> PlanOut:
-    """The client's planned workouts between two dates (inclusive), oldest first."""
-    if principal.role is not Role.client:
-        raise Forbidden("The plan is a client's; staff read GET /programs/assignments")
-    if end < start:
-        raise Invalid("'to' is before 'from'", loc=["query", "to"])
-    if (end - start).days >= MAX_PLAN_DAYS:
-        raise Invalid(f"at most {MAX_PLAN_DAYS} days at a time", loc=["query", "to"])
-    rows = await session.execute(
-        text(
-            "SELECT a.id, a.program_id, p.name AS program_name, a.start_date, a.schedule"
-            " FROM training.program_assignments a JOIN training.programs p ON p.id = a.program_id"
-            " WHERE a.client_id = :me AND a.status = 'active'"
-            " AND a.start_date <= :end AND a.end_date >= :start"
-        ),
-        {"me": principal.user_id, "start": start, "end": end},
-    )
-    planned: list[tuple[date, Row[Any], dict[str, Any]]] = []
-    for row in rows:
-        for entry in row.schedule:
-            when = session_date(row.start_date, week=entry["week"], day=entry["day"])
-            if start <= when <= end:
-                planned.append((when, row, entry))
-    keys = list({(uuid.UUID(e["workout_id"]), e["workout_version"]) for _, _, e in planned})
-    bodies: dict[tuple[uuid.UUID, int], dict[str, Any]] = {}
-    names: dict[uuid.UUID, str] = {}
-    if keys:
-        found = await session.execute(
-            select(
-                WorkoutVersion.workout_id, WorkoutVersion.version, WorkoutVersion.body, Workout.name
-            )
-            .join(Workout, Workout.id == WorkoutVersion.workout_id)
-            .where(tuple_(WorkoutVersion.workout_id, WorkoutVersion.version).in_(keys))
-        )
-        for r in found:
-            bodies[(r.workout_id, r.version)] = r.body
-            names[r.workout_id] = r.name
-    planned.sort(key=lambda p: (p[0], p[1].start_date, str(p[1].id), p[2]["workout_id"]))
-    items = []
-    for when, row, entry in planned:
-        workout_id = uuid.UUID(entry["workout_id"])
-        body = bodies.get((workout_id, entry["workout_version"]), {"exercises": []})
-        items.append(
-            PlannedWorkout(
-                date=when,
-                assignment_id=row.id,
-                program_id=row.program_id,
-                program_name=row.program_name,
-                week=entry["week"],
-                day=entry["day"],
-                workout_id=workout_id,
-                workout_version=entry["workout_version"],
-                workout_name=names.get(workout_id, ""),
-                exercises=[
-                    PlannedExercise(
-                        **item,
-                        planned_load=progressed_load(
-                            item.get("load"), item.get("progression"), week=entry["week"]
-                        ),
-                    )
-                    for item in body["exercises"]
-                ],
-            )
-        )
-    return PlanOut(client_id=principal.user_id, from_date=start, to_date=end, items=items)
-
-
-def default_plan_range(today: date) -> tuple[date, date]:
-    return today, today + timedelta(days=6)

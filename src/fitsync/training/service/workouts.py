@@ -31,7 +31,7 @@ from fitsync.training.schemas import (
     WorkoutSummary,
     WorkoutUpdateIn,
 )
-from fitsync.training.service import exercises
+from fitsync.training.service import exercises, plan
 from fitsync.training.service.people import staff_gym
 
 MAX_SEARCH_OFFSET = 1000
@@ -267,7 +267,9 @@ async def _move_assignees(session: AsyncSession, workout_id: uuid.UUID, version:
             "probe": json.dumps([{"workout_id": str(workout_id)}]),
         },
     )
-    return len(result.all())
+    moved = list(result.scalars())
+    await plan.rewrite_sessions(session, moved)
+    return len(moved)
 
 
 async def delete_workout(

@@ -9,6 +9,9 @@ from datetime import timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fitsync.billing import tasks as billing_tasks
+from fitsync.billing.providers import BillingRuntime
+from fitsync.billing.providers import build_runtime as build_billing_runtime
 from fitsync.contexts import modules
 from fitsync.gyms import public as gyms
 from fitsync.identity import public as identity
@@ -47,8 +50,10 @@ class Container:
     messaging: MessagingRuntime
     messaging_hub: LiveHub
     jobs: list[PeriodicJob]
+    billing: BillingRuntime
 
     async def close(self) -> None:
+        await self.billing.close()
         await self.progress.close()
         await self.messaging_hub.close()
         await self.notifications.close()
@@ -113,6 +118,16 @@ def build_container(settings: Settings) -> Container:
         bus=bus,
         is_online=is_online,
     )
+    billing_rt = build_billing_runtime(
+        card_api_url=settings.billing_card_api_url,
+        card_api_key=settings.billing_card_api_key,
+        card_webhook_secret=settings.billing_card_webhook_secret,
+    )
+
+    async def billing_renewals() -> int:
+        report = await billing_tasks.run_all(sessionmaker, billing_rt)
+        return report.renewed + report.charged + report.failed + report.retried + report.canceled
+
     return Container(
         settings=settings,
         engine=engine,
@@ -128,5 +143,12 @@ def build_container(settings: Settings) -> Container:
         notifications=notifications_rt,
         messaging=MessagingRuntime(redis=redis, keys=keys),
         messaging_hub=messaging.make_hub(redis, keys, sessionmaker),
-        jobs=notifications.jobs(notifications_rt, interval=settings.relay_interval_seconds),
+        jobs=[
+            *notifications.jobs(notifications_rt, interval=settings.relay_interval_seconds),
+            # Renewals and dunning: exactly once per period however often this runs.
+            PeriodicJob(
+                "billing.renewals", every=settings.billing_job_seconds, run=billing_renewals
+            ),
+        ],
+        billing=billing_rt,
     )

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     # In-process worker (outbox relay, event consumers, scheduled jobs).
     run_worker: bool = True
     relay_interval_seconds: float = 0.5
+    billing_job_seconds: float = 900.0  # how often the worker looks for due renewals
 
     # Billing: a Stripe-compatible card processor (unset: only manual payments).
     billing_card_api_url: str | None = None

@@ -40,10 +40,11 @@ async def rt(app: FastAPI, processor: FakeProcessor) -> AsyncIterator[BillingRun
             ),
         }
     )
-    app.state.billing = runtime
+    container = app.state.container
+    default, container.billing = container.billing, runtime
     yield runtime
     await runtime.close()
-    app.state.billing = None
+    container.billing = default
 
 
 @dataclass(frozen=True)

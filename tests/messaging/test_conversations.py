@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitsync.bootstrap import Container
 from fitsync.kernel.auth import Role
-from tests.factories import Account, make_gym, signed_in
+from tests.factories import Account, coach, make_gym, signed_in
 
 
 async def _pair(client: httpx.AsyncClient, container: Container) -> tuple[Account, Account]:
     gym_id = await make_gym(container)
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym_id)
     member = await signed_in(client, container, role=Role.client, gym_id=gym_id)
+    await coach(client, trainer, member)
     return trainer, member
 
 
@@ -327,6 +328,8 @@ async def test_conversations_list_most_recent_first_with_last_message(
     gym_id = await make_gym(container)
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym_id)
     members = [await signed_in(client, container, gym_id=gym_id) for _ in range(3)]
+    for m in members:
+        await coach(client, trainer, m)
     convs = [await _conversation(client, m, trainer) for m in members]
     await _post(client, members[0], convs[0], "latest")
     first = (await client.get("/conversations?limit=2", headers=trainer.headers)).json()
@@ -353,3 +356,22 @@ async def test_concurrent_posts_get_distinct_gapless_seqs(
     async with admin_engine.connect() as conn:
         seqs = sorted((await conn.execute(text("SELECT seq FROM messaging.messages"))).scalars())
     assert seqs == list(range(1, 41))
+
+
+async def test_a_client_messages_only_their_own_trainers_and_the_owner(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    trainer, member = await _pair(client, container)
+    stranger_trainer = await signed_in(client, container, role=Role.trainer, gym_id=trainer.gym_id)
+    owner = await signed_in(client, container, role=Role.gym_owner, gym_id=trainer.gym_id)
+    neighbour = await signed_in(client, container, gym_id=trainer.gym_id)
+    for other, expected in (
+        (trainer, 201),
+        (owner, 201),
+        (stranger_trainer, 403),
+        (neighbour, 403),
+    ):
+        response = await client.post(
+            "/conversations", headers=member.headers, json={"participant_ids": [str(other.id)]}
+        )
+        assert response.status_code == expected, (other.role, response.text)

@@ -20,7 +20,7 @@ from fitsync.app import create_app
 from fitsync.bootstrap import Container
 from fitsync.kernel.auth import Role
 from fitsync.settings import Settings
-from tests.factories import Account, make_gym, signed_in
+from tests.factories import Account, coach, make_gym, signed_in
 from tests.servers import PrivateValkey, serve
 
 TIMEOUT = 10.0
@@ -73,6 +73,7 @@ async def _setup(client: httpx.AsyncClient, container: Container) -> tuple[Accou
     gym_id = await make_gym(container)
     trainer = await signed_in(client, container, role=Role.trainer, gym_id=gym_id)
     member = await signed_in(client, container, gym_id=gym_id)
+    await coach(client, trainer, member)
     conv = await client.post(
         "/conversations", headers=member.headers, json={"participant_ids": [str(trainer.id)]}
     )

@@ -23,7 +23,7 @@ from fitsync.billing import (
     tasks,
 )
 from fitsync.billing import entitlements as ent
-from fitsync.billing.providers import BillingRuntime, build_runtime
+from fitsync.billing.providers import BillingRuntime
 from fitsync.billing.schemas import (
     BillingSettingsIn,
     BillingSettingsOut,
@@ -67,18 +67,9 @@ from fitsync.kernel.pagination import Page, Paging
 router = APIRouter(prefix="/billing", tags=["billing"])
 
 
-def runtime(request: Request) -> BillingRuntime:
-    """Billing's providers, built once per application from its settings."""
-    state = request.app.state
-    rt = getattr(state, "billing", None)
-    if rt is None:
-        settings = state.container.settings
-        rt = build_runtime(
-            card_api_url=settings.billing_card_api_url,
-            card_api_key=settings.billing_card_api_key,
-            card_webhook_secret=settings.billing_card_webhook_secret,
-        )
-        state.billing = rt
+async def runtime(request: Request) -> BillingRuntime:
+    """Billing's providers, built by the composition root from the settings."""
+    rt = request.app.state.container.billing
     assert isinstance(rt, BillingRuntime)
     return rt
 

@@ -23,14 +23,12 @@ def may_contact(*, caller_role: str, other_role: str, other_is_my_trainer: bool)
     """Whether a caller may start a conversation with another member of their gym.
 
     Staff talk to anyone in their gym. A client talks to their own trainers and to the
-    gym's staff; until scheduling/training provide the trainer-client relation every
-    trainer and owner of the gym counts as staff, so ``other_is_my_trainer`` only
-    widens what a client may do once that relation exists.
+    gym's owner (the front desk), never to other trainers or other clients.
     """
     if caller_role in STAFF_ROLES:
         return True
     if caller_role == Role.client.value:
-        return other_role in STAFF_ROLES or other_is_my_trainer
+        return other_role == Role.gym_owner.value or other_is_my_trainer
     return False
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.identity import public as identity
 from fitsync.kernel import clock, live, outbox
-from fitsync.kernel.auth import Principal
+from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.db import after_commit
 from fitsync.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from fitsync.kernel.pagination import PageParams, encode_cursor
@@ -39,6 +39,7 @@ from fitsync.messaging.schemas import (
     ParticipantOut,
     ReadOut,
 )
+from fitsync.training import public as training
 
 log = logging.getLogger("fitsync.messaging")
 
@@ -69,14 +70,14 @@ class MessagingRuntime:
 async def may_contact(
     session: AsyncSession, *, principal: Principal, other: identity.UserInfo
 ) -> bool:
-    """The one place that decides whom a caller may message (both in the caller's gym).
-
-    The trainer-client relation belongs to training/scheduling and has not landed yet:
-    until it does a client may message every trainer and owner of their own gym.
-    """
-    _ = session  # the relation will be read through training's public API here
+    """The one place that decides whom a caller may message (both in the caller's gym):
+    staff anyone of their gym; a client their own trainers (the training context owns
+    that relation) and the gym's owner."""
+    mine = other.role is Role.trainer and await training.is_trainer_of(
+        session, trainer_id=other.id, client_id=principal.user_id
+    )
     return domain.may_contact(
-        caller_role=principal.role.value, other_role=other.role, other_is_my_trainer=False
+        caller_role=principal.role.value, other_role=other.role, other_is_my_trainer=mine
     )
 
 

@@ -23,7 +23,7 @@ from fitsync.kernel.embedded import embedded_stores
 from fitsync.kernel.http import BodyLimit
 from fitsync.kernel.outbox import run_worker
 from fitsync.settings import Settings
-from fitsync.web import pages
+from fitsync.web import pages, routes
 
 log = logging.getLogger("fitsync")
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         overrides={
             "/api/v1/progress/activities": settings.max_upload_bytes + 64 * 1024,
+            "/progress/activities": settings.max_upload_bytes + 64 * 1024,
             "/api/v1/progress/workout-logs/import": 6 * 1024 * 1024,
         },
     )
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(_health_router())
-    app.include_router(pages.router)
+    app.include_router(routes.router)
     app.mount("/static", StaticFiles(packages=[("fitsync.web", "static")]), name="static")
     return app
 

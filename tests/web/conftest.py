@@ -119,3 +119,26 @@ def log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
+
+
+def sign_up(page: Page, first: str, last: str, email: str, gym: str = "Iron & Oak Fitness") -> None:
+    """Sign up as a new member of ``gym`` (choosing it when the page offers several)."""
+    page.goto("/signup")
+    if page.get_by_label("Gym").count():
+        page.get_by_label("Gym").select_option(label=gym)
+    page.get_by_label("First name").fill(first)
+    page.get_by_label("Last name").fill(last)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("a-strong-passphrase-42")
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/")
+
+
+def log_out(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/")
+
+
+def go(page: Page, label: str) -> None:
+    """Follow an entry of the main navigation."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()

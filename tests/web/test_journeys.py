@@ -21,6 +21,7 @@ def test_new_client_signs_up_lands_home_and_logs_out(page: Page) -> None:
     email = f"new-{uuid.uuid4().hex[:6]}@example.com"
     page.goto("/signup")
     shot(page, "signup")
+    page.get_by_label("Gym").select_option(label="Iron & Oak Fitness")
     page.get_by_label("First name").fill("Nora")
     page.get_by_label("Last name").fill("Newcomer")
     page.get_by_label("Email").fill(email)
@@ -36,6 +37,7 @@ def test_new_client_signs_up_lands_home_and_logs_out(page: Page) -> None:
 
 def test_signup_errors_show_next_to_the_field(page: Page) -> None:
     page.goto("/signup")
+    page.get_by_label("Gym").select_option(label="Iron & Oak Fitness")
     page.get_by_label("First name").fill("Pat")
     page.get_by_label("Last name").fill("Weak")
     page.get_by_label("Email").fill("pat-weak@example.com")

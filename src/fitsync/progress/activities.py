@@ -9,6 +9,7 @@ that holds it — decided by a unique constraint, so concurrent duplicates canno
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fitsync.kernel import clock, outbox
 from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.db import transaction
-from fitsync.kernel.errors import Conflict, Forbidden, Invalid, NotFound
+from fitsync.kernel.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge
 from fitsync.kernel.pagination import Page, PageParams, encode_cursor
 from fitsync.progress import domain, events, service, wearables
 from fitsync.progress.access import Level, subject
@@ -198,6 +199,56 @@ async def store_activity(
     )
     await session.flush()
     return activity_out(activity)
+
+
+async def import_upload(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: SampleStore,
+    *,
+    principal: Principal,
+    stream: IO[bytes],
+    name: str | None,
+    size: int,
+    max_bytes: int,
+    max_samples: int,
+) -> ActivityOut:
+    """The whole import of one received file, in its own units of work (the HTTP endpoint
+    and the web page share it): checks, duplicate detection, parsing outside any
+    transaction, storing, undoing samples of a non-transactional store on failure."""
+    check_uploader(principal)
+    assert principal.gym_id is not None
+    if size > max_bytes:
+        raise TooLarge(f"The file is larger than {max_bytes} bytes")
+    head = await anyio.to_thread.run_sync(stream.read, 65536)
+    stream.seek(0)
+    try:
+        fmt = wearables.detect_format(name, head)
+    except wearables.BadFile as exc:
+        raise AppError(str(exc)) from None
+    digest = await anyio.to_thread.run_sync(wearables.sha256_of, stream)
+    upload = Upload(stream=stream, name=name, size=size, fmt=fmt, sha256=digest)
+    async with transaction(sessionmaker, gym_id=principal.gym_id) as session:
+        existing = await existing_activity(session, user_id=principal.user_id, sha256=digest)
+    if existing is not None:
+        raise duplicate(existing)
+    try:
+        parsed = await parse_upload(upload, max_samples=max_samples)
+    except wearables.BadFile as exc:
+        raise AppError(str(exc)) from None
+    written: list[Span] = []
+    try:
+        async with transaction(sessionmaker, gym_id=principal.gym_id) as session:
+            out = await store_activity(
+                session, store, principal=principal, upload=upload, parsed=parsed, written=written
+            )
+    except BaseException:
+        for span in written:  # samples already in a non-transactional store
+            with contextlib.suppress(Exception):
+                async with transaction(sessionmaker, gym_id=principal.gym_id) as s:
+                    await store.delete(s, span)
+        raise
+    await settle(store, Span(out.id, principal.gym_id, out.started_at, out.ended_at))
+    return out
 
 
 async def access_activity(

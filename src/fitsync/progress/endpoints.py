@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from fitsync.kernel.auth import CurrentPrincipal
-from fitsync.kernel.db import transaction
-from fitsync.kernel.errors import AppError, Invalid, TooLarge
+from fitsync.kernel.errors import Invalid, TooLarge
 from fitsync.kernel.http import DbSession
 from fitsync.kernel.pagination import Page, Paging
-from fitsync.progress import activities, analytics, domain, service, wearables
+from fitsync.progress import activities, analytics, domain, service
 from fitsync.progress.access import Level
 from fitsync.progress.public import ProgressRuntime
 from fitsync.progress.schemas import (
@@ -40,7 +37,6 @@ from fitsync.progress.schemas import (
     WorkoutLogIn,
     WorkoutLogOut,
 )
-from fitsync.progress.timeseries import Span
 
 router = APIRouter(tags=["progress"])
 
@@ -223,52 +219,18 @@ async def import_activity(
     file: Annotated[UploadFile, File(description="A .fit, .gpx or .tcx file")],
 ) -> ActivityOut:
     """Import a watch file: summary in PostgreSQL, samples in the time-series store."""
-    activities.check_uploader(principal)
-    size = file.size or 0
-    if size > rt.max_upload_bytes:
-        raise TooLarge(f"The file is larger than {rt.max_upload_bytes} bytes")
-    head = await file.read(65536)
-    await file.seek(0)
-    try:
-        fmt = wearables.detect_format(file.filename, head)
-    except wearables.BadFile as exc:
-        raise AppError(str(exc)) from None
-    digest = await anyio.to_thread.run_sync(wearables.sha256_of, file.file)
-    upload = activities.Upload(
-        stream=file.file, name=file.filename, size=size, fmt=fmt, sha256=digest
-    )
     container = request.app.state.container
-    async with transaction(container.sessionmaker, gym_id=principal.gym_id) as session:
-        existing = await activities.existing_activity(
-            session, user_id=principal.user_id, sha256=digest
-        )
-    if existing is not None:
-        raise activities.duplicate(existing)
-    try:
-        parsed = await activities.parse_upload(upload, max_samples=rt.max_samples)
-    except wearables.BadFile as exc:
-        raise AppError(str(exc)) from None
-    written: list[Span] = []
-    try:
-        async with transaction(container.sessionmaker, gym_id=principal.gym_id) as session:
-            out = await activities.store_activity(
-                session,
-                rt.store,
-                principal=principal,
-                upload=upload,
-                parsed=parsed,
-                written=written,
-            )
-    except BaseException:
-        for span in written:  # samples already in a non-transactional store
-            with contextlib.suppress(Exception):
-                async with transaction(container.sessionmaker, gym_id=principal.gym_id) as s:
-                    await rt.store.delete(s, span)
-        raise
-    if session.info.get("outbox_added"):
-        container.bus.wake()
-    assert principal.gym_id is not None
-    await activities.settle(rt.store, Span(out.id, principal.gym_id, out.started_at, out.ended_at))
+    out = await activities.import_upload(
+        container.sessionmaker,
+        rt.store,
+        principal=principal,
+        stream=file.file,
+        name=file.filename,
+        size=file.size or 0,
+        max_bytes=rt.max_upload_bytes,
+        max_samples=rt.max_samples,
+    )
+    container.bus.wake()
     return out
 
 

@@ -8,14 +8,19 @@ field they concern (``errors[field]``) or an error page; other gyms' ids are 404
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,10 +29,12 @@ from fitsync.gyms import service as gyms_service
 from fitsync.gyms.schemas import GymCreateIn, GymUpdateIn, StaffIn
 from fitsync.identity import service as identity
 from fitsync.identity.schemas import UserOut
+from fitsync.kernel import live
 from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.db import transaction
 from fitsync.kernel.errors import AppError, Forbidden, Invalid, RateLimited, Unauthorized
 from fitsync.kernel.pagination import PageParams, decode_cursor
+from fitsync.scheduling import feeds
 from fitsync.web.session import (
     browser_principal,
     check_csrf,
@@ -44,29 +51,70 @@ router = APIRouter(include_in_schema=False)
 @dataclass(frozen=True)
 class NavItem:
     label: str
-    href: str  # may contain {gym_id}
+    href: str  # may contain {gym_id} and {user_id}
     roles: frozenset[str]
 
 
-# Pages of other contexts add their entries here (and their home-page panels below).
+CLIENT, TRAINER, OWNER, ADMIN = "client", "trainer", "gym_owner", "admin"
+
+# The main navigation, in order, per role ("Home" first and "Settings" last are fixed).
+# A context's pages add theirs with ``add_nav`` (e.g. communications: "Messages").
 NAV: list[NavItem] = [
-    NavItem("Gym", "/gyms/{gym_id}", frozenset({"gym_owner"})),
-    NavItem("Admin", "/admin", frozenset({"admin"})),
+    NavItem("Classes", "/classes", frozenset({CLIENT, TRAINER, OWNER})),
+    NavItem("Trainers", "/trainers", frozenset({CLIENT})),
+    NavItem("Plan", "/plan", frozenset({CLIENT})),
+    NavItem("Progress", "/progress", frozenset({CLIENT})),
+    NavItem("Clients", "/clients", frozenset({TRAINER})),
+    NavItem("Schedule", "/schedule", frozenset({TRAINER})),
+    NavItem("Library", "/library", frozenset({TRAINER, OWNER})),
+    NavItem("Builder", "/builder", frozenset({TRAINER})),
+    NavItem("Availability", "/availability", frozenset({TRAINER})),
+    NavItem("Gym", "/gyms/{gym_id}", frozenset({OWNER})),
+    NavItem("Timetable", "/gyms/{gym_id}/classes", frozenset({OWNER})),
+    NavItem("Admin", "/admin", frozenset({ADMIN})),
 ]
-HOME_PANELS: list[tuple[frozenset[str], str]] = []  # (roles, template name)
+
+
+def add_nav(item: NavItem, *, before: str | None = None) -> None:
+    """Add a navigation entry (at the end, or before the entry labelled ``before``)."""
+    labels = [n.label for n in NAV]
+    NAV.insert(labels.index(before) if before in labels else len(NAV), item)
+
+
+PanelLoader = Callable[["Request", "Viewer", AsyncSession], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    """A card on the home page: a template fed by ``load`` (in the page's transaction).
+
+    The template sees the loader's dict as ``data``; a context's pages register theirs
+    with ``HOME_PANELS.append(...)`` (e.g. communications: unread messages)."""
+
+    roles: frozenset[str]
+    template: str
+    load: PanelLoader | None = None
+    wide: bool = False
+
+
+HOME_PANELS: list[HomePanel] = []
+DASHBOARD_PANELS: list[HomePanel] = []  # cards on the gym owner's dashboard (/gyms/{id})
+SETTINGS_SECTIONS: list[HomePanel] = []  # cards on /settings (e.g. notification settings)
 
 
 def nav_items(who: Viewer) -> list[NavItem]:
     gym_id = str(who.principal.gym_id or "")
     return [
-        NavItem(item.label, item.href.format(gym_id=gym_id), item.roles)
+        NavItem(
+            item.label, item.href.format(gym_id=gym_id, user_id=who.principal.user_id), item.roles
+        )
         for item in NAV
         if who.role in item.roles
     ]
 
 
-def home_panels(who: Viewer) -> list[str]:
-    return [name for roles, name in HOME_PANELS if who.role in roles]
+def home_panels(who: Viewer) -> list[HomePanel]:
+    return [panel for panel in HOME_PANELS if who.role in panel.roles]
 
 
 @dataclass(frozen=True)
@@ -81,6 +129,65 @@ class Viewer:
 
 
 templates.env.globals.update(nav_items=nav_items, home_panels=home_panels)
+
+
+def _zone(context: Any) -> ZoneInfo:
+    who = context.get("viewer")
+    return ZoneInfo(who.gym.timezone) if who is not None and who.gym else ZoneInfo("UTC")
+
+
+@pass_context
+def _local(context: Any, value: datetime | None, fmt: str = "%a %-d %b, %H:%M") -> str:
+    """A time in the gym's time zone (``{{ b.starts_at|local }}``)."""
+    if value is None:
+        return ""
+    return value.astimezone(_zone(context)).strftime(fmt)
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "\u2013"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _money(minor: int | None, currency: str = "") -> str:
+    if minor is None:
+        return "\u2013"
+    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency)
+    amount = f"{minor / 100:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}".strip()
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "\u2013"
+    return f"{value:,.{digits}f}"
+
+
+def _g(value: float | None) -> str:
+    """A number without trailing zeros (80, 82.5)."""
+    return "" if value is None else f"{value:g}"
+
+
+templates.env.filters.update(local=_local, hms=_minutes, money=_money, number=_number, g=_g)
+
+
+@asynccontextmanager
+async def work(request: Request, who: Viewer) -> AsyncIterator[AsyncSession]:
+    """The page's unit of work in the viewer's gym, as the API's ``DbSession``: commits at
+    the end, then wakes the outbox relay and publishes the live notices it queued."""
+    container = request.app.state.container
+    async with transaction(
+        container.sessionmaker,
+        gym_id=who.principal.gym_id,
+        all_gyms=who.principal.is_admin,
+    ) as session:
+        yield session
+    if session.info.get("outbox_added"):
+        container.bus.wake()
+    await live.publish_pending(container.redis, container.keys, session)
 
 
 async def optional_viewer(request: Request) -> Viewer | None:
@@ -152,7 +259,12 @@ async def error_page(request: Request, status: int, title: str, detail: str) -> 
 async def home(request: Request, who: OptionalViewer) -> Response:
     if who is None:
         return await render(request, "landing.html")
-    return await render(request, "home.html")
+    panels = home_panels(who)
+    data: dict[str, dict[str, Any]] = {}
+    async with work(request, who) as session:
+        for panel in panels:
+            data[panel.template] = await panel.load(request, who, session) if panel.load else {}
+    return await render(request, "home.html", panels=panels, panel_data=data)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -281,9 +393,51 @@ async def logout(
 # -- settings --------------------------------------------------------------------------
 
 
+async def calendar_link(request: Request, who: Viewer, *, rotate: bool = False) -> str | None:
+    """The viewer's secret calendar-feed URL (a new one with ``rotate``)."""
+    if who.principal.gym_id is None:
+        return None
+    settings = request.app.state.container.settings
+    async with work(request, who) as session:
+        call = feeds.rotate_feed if rotate else feeds.my_feed
+        feed = await call(
+            session,
+            principal=who.principal,
+            secret=settings.resolved_secret_key(),
+            public_url=settings.public_url,
+        )
+    return feed.url
+
+
+SETTINGS_NOTICES = {
+    "saved": "Saved.",
+    "rotated": "You have a new calendar link; the old one no longer works.",
+}
+
+
+async def _settings_view(request: Request, who: Viewer, **context: Any) -> Response:
+    sections = [p for p in SETTINGS_SECTIONS if who.role in p.roles]
+    data: dict[str, dict[str, Any]] = {}
+    if sections:
+        async with work(request, who) as session:
+            for section in sections:
+                loaded = await section.load(request, who, session) if section.load else {}
+                data[section.template] = loaded
+    context.setdefault("values", who.user.model_dump())
+    return await render(
+        request,
+        "settings.html",
+        calendar_url=await calendar_link(request, who),
+        sections=sections,
+        section_data=data,
+        notice=SETTINGS_NOTICES.get(request.query_params.get("notice") or ""),
+        **context,
+    )
+
+
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(request: Request, who: SignedIn) -> Response:
-    return await render(request, "settings.html", values=who.user.model_dump())
+    return await _settings_view(request, who)
 
 
 @router.post("/settings", response_class=HTMLResponse)
@@ -301,9 +455,9 @@ async def save_settings(
     try:
         changes = UpdateMeIn(first_name=first_name, last_name=last_name)
     except ValidationError as exc:
-        return await render(
+        return await _settings_view(
             request,
-            "settings.html",
+            who,
             status_code=422,
             errors=field_errors(exc),
             values={"first_name": first_name, "last_name": last_name, "email": who.user.email},
@@ -312,7 +466,7 @@ async def save_settings(
         await identity.update_me(
             session, container.identity, principal=who.principal, changes=changes.model_dump()
         )
-    return redirect(request, "/settings?saved=1")
+    return redirect(request, "/settings?notice=saved")
 
 
 # -- gym owner -------------------------------------------------------------------------
@@ -326,7 +480,7 @@ def _gym_session(request: Request, who: Viewer) -> Any:
     )
 
 
-def _owner_only(who: Viewer) -> None:
+def owner_only(who: Viewer) -> None:
     if who.principal.role not in (Role.gym_owner, Role.admin):
         raise Forbidden("Only the gym's owner can open this page")
 
@@ -336,14 +490,18 @@ async def _owner_page(
 ) -> Response:
     async with _gym_session(request, who) as session:
         gym = await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
-        _owner_only(who)
+        owner_only(who)
         staff = await _staff(session, who, gym_id)
+        panels = [p for p in DASHBOARD_PANELS if who.role in p.roles]
+        data = {p.template: await p.load(request, who, session) if p.load else {} for p in panels}
     return await render(
         request,
         "gym.html",
         status_code=status_code,
         gym=gyms.GymInfo.model_validate(gym),
         staff=staff,
+        panels=panels,
+        panel_data=data,
         **extra,
     )
 

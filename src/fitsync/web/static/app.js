@@ -1,0 +1,51 @@
+// FitSync's own few lines: live seat counts, builder rows, copy buttons.
+(() => {
+  "use strict";
+  // Live seats on the timetable (Server-Sent Events, same-site cookie session).
+  const timetable = document.querySelector("[data-live]");
+  if (timetable && "EventSource" in window) {
+    const source = new EventSource(timetable.dataset.live);
+    source.addEventListener("seats", (event) => {
+      const seat = JSON.parse(event.data);
+      const box = document.querySelector(`[data-class="${seat.class_id}"]`);
+      if (!box) return;
+      const left = seat.capacity - seat.booked;
+      const text = box.querySelector(".seat-text");
+      const bar = box.querySelector(".meter > span");
+      if (text) text.textContent = seat.status === "cancelled" ? "Cancelled"
+        : left > 0 ? `${left} of ${seat.capacity} left`
+        : `Full${seat.waitlist ? ` · ${seat.waitlist} waiting` : ""}`;
+      if (bar) bar.style.width = `${Math.round((100 * seat.booked) / seat.capacity)}%`;
+      box.classList.add("flash");
+      setTimeout(() => box.classList.remove("flash"), 1200);
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+  // Builder: move and remove rows (their order on the page is the workout's order).
+  const rows = document.getElementById("rows");
+  if (rows) {
+    const empty = document.getElementById("rows-empty");
+    const sync = () => { if (empty) empty.hidden = rows.children.length > 0; };
+    rows.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      const row = button && button.closest("[data-row]");
+      if (!row) return;
+      if (button.dataset.move === "up" && row.previousElementSibling) rows.insertBefore(row, row.previousElementSibling);
+      else if (button.dataset.move === "down" && row.nextElementSibling) rows.insertBefore(row.nextElementSibling, row);
+      else if (button.hasAttribute("data-remove")) row.remove();
+      else return;
+      button.focus();
+      sync();
+    });
+    document.body.addEventListener("htmx:afterSwap", sync);
+    sync();
+  }
+  // Copy buttons.
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const input = document.querySelector(button.dataset.copy);
+      input.select();
+      try { await navigator.clipboard.writeText(input.value); button.textContent = "Copied"; } catch { /* selected: Ctrl+C works */ }
+    });
+  });
+})();

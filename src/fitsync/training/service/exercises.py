@@ -42,7 +42,7 @@ from fitsync.kernel import clock
 from fitsync.kernel.auth import Principal
 from fitsync.kernel.db import APP_ROLE, unique_violation
 from fitsync.kernel.errors import Conflict, Forbidden, Invalid, NotFound
-from fitsync.kernel.pagination import PageParams, encode_cursor
+from fitsync.kernel.pagination import Page, PageParams, encode_cursor
 from fitsync.training.domain import SearchTerms, search_terms
 from fitsync.training.library import slug
 from fitsync.training.models import Equipment, Exercise, Muscle
@@ -473,3 +473,25 @@ async def check_usable(
                 loc=["body", loc, index, "exercise_id"],
             )
     return found
+
+
+async def list_exercises(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageParams,
+    q: str | None,
+    muscle: str | None = None,
+    equipment: str | None = None,
+    level: str | None = None,
+    category: str | None = None,
+) -> Page[ExerciseSummary]:
+    """Search or browse as a model, for in-process callers (the pages)."""
+    filters = facets(muscle=muscle, equipment=equipment, level=level, category=category)
+    if q:
+        document = await search_exercises(
+            await session.connection(), principal=principal, page=page, q=q, filters=filters
+        )
+    else:
+        document = await browse_exercises(session, principal=principal, page=page, filters=filters)
+    return Page[ExerciseSummary].model_validate_json(document)

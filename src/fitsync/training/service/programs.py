@@ -9,6 +9,7 @@ schedule at the same time: day ``d`` of week ``w`` falls on
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from fitsync.training.domain import end_date, search_terms
 from fitsync.training.models import Program, ProgramAssignment, Rating, Workout
 from fitsync.training.schemas import (
     AssignmentOut,
+    PlanOut,
     ProgramIn,
     ProgramOut,
     ScheduleEntryOut,
@@ -373,3 +375,15 @@ async def cancel_assignment(
     await plan.write_sessions(session, [assignment])
     program = await session.get_one(Program, assignment.program_id)
     return _assignment_out(assignment, program.name)
+
+
+async def my_plan(
+    session: AsyncSession, *, principal: Principal, start: date, end: date
+) -> PlanOut:
+    """The client's plan as a model, for in-process callers (pages, the demo seed);
+    the endpoint sends ``plan.my_plan``'s JSON as it is."""
+    document = json.loads(
+        await plan.my_plan(await session.connection(), principal=principal, start=start, end=end)
+    )
+    document["from_date"], document["to_date"] = document.pop("from"), document.pop("to")
+    return PlanOut.model_validate(document)

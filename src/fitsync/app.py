@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -67,9 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         periodic=container.jobs,
                     )
                 )
+            # What start-up made lives as long as the process: frozen, it is out of the
+            # collector's sight, so a full collection scans what requests made since, not
+            # ~350,000 objects (~200 ms pauses every few seconds under load). A young
+            # generation of 10,000 objects instead of 700 lets most of a request's objects
+            # die before a collection would promote them, so full collections stay rare.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(10_000, *gc.get_threshold()[1:])
             try:
                 yield
             finally:
+                gc.unfreeze()
                 if worker is not None:
                     worker.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -108,6 +108,32 @@ def test_client_follows_the_plan_and_logs_a_workout(page: Page) -> None:
     shot(page, "progress")
 
 
+def test_home_shows_the_latest_personal_records(page: Page) -> None:
+    """The home card lists the five records the progress page lists first (newest first)."""
+    log_in(page, "alex@ironoak.example.com")
+    card = page.locator("article", has=page.get_by_role("heading", name="Recent personal records"))
+    home = [
+        (
+            row.locator(".what strong").inner_text(),
+            row.locator(".what .muted").inner_text().split(" · ")[0],
+            row.locator(".small").inner_text(),
+        )
+        for row in card.locator("li.list-row").all()
+    ]
+    page.goto("/progress")
+    section = page.locator("section", has=page.get_by_role("heading", name="Personal records"))
+    listed = [
+        (
+            cells.nth(0).inner_text(),
+            cells.nth(1).inner_text().split(" (was")[0],
+            cells.nth(2).inner_text(),
+        )
+        for cells in (row.locator("td") for row in section.locator("tbody tr").all())
+    ]
+    assert len(home) == 5
+    assert home == listed[:5]
+
+
 def test_weight_errors_show_next_to_the_field(page: Page) -> None:
     log_in(page, "priya@ironoak.example.com")
     page.goto("/progress")

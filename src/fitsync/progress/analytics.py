@@ -143,18 +143,35 @@ async def record_history(
             .limit(2000)
         )
     ).scalars()
-    return [
-        RecordHistoryOut(
-            performed_at=r.performed_at,
-            exercise_id=r.exercise_id,
-            exercise_name=r.exercise_name,
-            reps=r.reps,
-            load_kg=r.load_kg,
-            previous_kg=r.previous_kg,
-            e1rm_kg=r.e1rm_kg,
+    return [_history_out(r) for r in rows]
+
+
+async def latest_records(
+    session: AsyncSession, *, principal: Principal, client_id: uuid.UUID, limit: int
+) -> list[RecordHistoryOut]:
+    """The ``limit`` latest improvements of the PR history, newest first."""
+    client = await subject(session, principal, client_id, level=Level.aggregate)
+    rows = (
+        await session.execute(
+            select(RecordHistory)
+            .where(RecordHistory.user_id == client.id)
+            .order_by(RecordHistory.performed_at.desc(), RecordHistory.id.desc())
+            .limit(limit)
         )
-        for r in rows
-    ]
+    ).scalars()
+    return [_history_out(r) for r in rows]
+
+
+def _history_out(r: RecordHistory) -> RecordHistoryOut:
+    return RecordHistoryOut(
+        performed_at=r.performed_at,
+        exercise_id=r.exercise_id,
+        exercise_name=r.exercise_name,
+        reps=r.reps,
+        load_kg=r.load_kg,
+        previous_kg=r.previous_kg,
+        e1rm_kg=r.e1rm_kg,
+    )
 
 
 async def training_load(

@@ -130,10 +130,9 @@ async def describe_bookings(
     people = await names_of(
         session, [b.trainer_id for b in bookings] + [b.client_id for b in bookings]
     )
-    titles: dict[uuid.UUID, str] = {}
-    for class_id in {b.class_id for b in bookings if b.class_id}:
-        found = await scheduling.get_class(session, principal=who.principal, class_id=class_id)
-        titles[class_id] = found.title
+    titles = await scheduling.class_titles(
+        session, principal=who.principal, class_ids={b.class_id for b in bookings if b.class_id}
+    )
     return [
         {
             "booking": b,
@@ -156,10 +155,10 @@ async def _today_panel(request: Request, who: Viewer, session: AsyncSession) -> 
 
 
 async def _records_panel(request: Request, who: Viewer, session: AsyncSession) -> dict[str, Any]:
-    history = await analytics.record_history(
-        session, principal=who.principal, client_id=who.principal.user_id
+    latest = await analytics.latest_records(
+        session, principal=who.principal, client_id=who.principal.user_id, limit=5
     )
-    return {"items": list(reversed(history))[:5]}
+    return {"items": latest}
 
 
 pages.HOME_PANELS.extend(
@@ -657,7 +656,9 @@ async def _progress_page(
         volume = await analytics.weekly_volume(
             session, _runtime(request).catalog, principal=who.principal, client_id=me, weeks=12
         )
-        history = await analytics.record_history(session, principal=who.principal, client_id=me)
+        history = await analytics.latest_records(
+            session, principal=who.principal, client_id=me, limit=10
+        )
         acts = await activities.list_activities(
             session, principal=who.principal, client_id=None, page=cursor_page(cursor)
         )
@@ -677,7 +678,7 @@ async def _progress_page(
         volume=volume,
         top_volume=top,
         tick_every=ticks,
-        history=list(reversed(history))[:10],
+        history=history,
         activities=acts,
         errors=errors or {},
         existing_id=existing_id,

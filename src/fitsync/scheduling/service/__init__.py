@@ -24,6 +24,7 @@ from fitsync.scheduling.service.bookings import (
 )
 from fitsync.scheduling.service.classes import (
     cancel_class,
+    class_titles,
     create_class,
     get_class,
     list_classes,
@@ -36,6 +37,7 @@ __all__ = [
     "cancel_booking",
     "cancel_class",
     "check_in",
+    "class_titles",
     "create_class",
     "find_booking",
     "forget_idempotency_keys",

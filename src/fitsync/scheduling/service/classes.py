@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert, select, tuple_, update
@@ -33,6 +34,7 @@ from fitsync.scheduling.service.access import (
     gym_trainer,
     page_after,
     require_staff_of,
+    visible,
 )
 from fitsync.scheduling.service.seats import (
     ACTIVE_STATUSES,
@@ -163,6 +165,19 @@ async def get_class(
     session: AsyncSession, *, principal: Principal, class_id: uuid.UUID
 ) -> ClassOut:
     return class_out(await access_class(session, principal, class_id))
+
+
+async def class_titles(
+    session: AsyncSession, *, principal: Principal, class_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """{id: title} of the classes the caller may see, in one query (e.g. for bookings)."""
+    if not class_ids:
+        return {}
+    query = select(TrainingSession.id, TrainingSession.title, TrainingSession.gym_id).where(
+        TrainingSession.id.in_(list(class_ids)), TrainingSession.kind == "class"
+    )
+    rows = (await session.execute(query)).all()
+    return {r.id: r.title for r in rows if visible(principal, r.gym_id)}
 
 
 async def list_roster(

@@ -4,8 +4,9 @@ Iron & Oak Fitness gets an owner, two trainers, clients, trainer availability, a
 recurring classes with bookings (one class full, with a waitlist), trainer-client links,
 a program assigned to Alex with a few logged workouts and personal records, body-weight
 entries, an imported bike ride (a real FIT file), a membership plan with paid
-subscriptions, and a 1:1 session. Harbour Yoga Studio exists so that the sign-up page
-offers a choice and so that one gym's pages can be checked against another's members.
+subscriptions, a 1:1 session and a conversation between Alex and his trainer. Harbour
+Yoga Studio exists so that the sign-up page offers a choice and so that one gym's pages
+can be checked against another's members.
 
 Everything goes through the contexts' service functions, as the API would. Idempotent:
 each part is added only when it is missing (the classes again once the last ones are
@@ -36,6 +37,7 @@ from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.db import set_tenant, transaction
 from fitsync.kernel.errors import AppError
 from fitsync.kernel.pagination import PageParams
+from fitsync.messaging import service as messaging
 from fitsync.progress import activities
 from fitsync.progress import service as progress
 from fitsync.progress.schemas import BodyMetricIn, WorkoutLogIn
@@ -200,6 +202,7 @@ async def _gym_life(container: Container, gym_id: uuid.UUID, users: dict[str, Us
     await _body_and_ride(container, gym_id, tz, alex)
     async with transaction(container.sessionmaker, gym_id=gym_id) as session:
         await _one_to_one(session, tz, marco, alex)
+    await _conversation(container, gym_id, marco, alex)
     container.bus.wake()
 
 
@@ -338,6 +341,37 @@ async def _membership(session: AsyncSession, owner: User, clients: list[User]) -
 
 def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+CHAT = [
+    ("coach", "Hi Alex, great squat session on Tuesday! Next week we add 2.5 kg to the top set."),
+    ("client", "Thanks! The knee felt fine. Could we move Thursday's session to the evening?"),
+    ("coach", "Sure: pick any free evening slot on my page and I'll see the booking."),
+]
+
+
+async def _conversation(container: Container, gym_id: uuid.UUID, coach: User, client: User) -> None:
+    """A few messages between the client and their trainer (the last one unread)."""
+    async with transaction(container.sessionmaker, gym_id=gym_id) as session:
+        conv, created = await messaging.create_conversation(
+            session,
+            container.messaging,
+            principal=_as(coach),
+            participant_ids=[client.id],
+            title=None,
+        )
+    if not created:
+        return
+    for who, text in CHAT:
+        async with transaction(container.sessionmaker, gym_id=gym_id) as session:
+            await messaging.post_message(
+                session,
+                container.messaging,
+                principal=_as(coach if who == "coach" else client),
+                conversation_id=conv.id,
+                text_=text,
+                attachments=[],
+            )
 
 
 async def _training(

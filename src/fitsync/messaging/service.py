@@ -284,6 +284,19 @@ async def unread_counts(
     return {cid: counts.get(cid, 0) for cid in ids}
 
 
+async def total_unread(session: AsyncSession, rt: MessagingRuntime, *, principal: Principal) -> int:
+    """Unread messages over all the caller's conversations (e.g. for a badge)."""
+    try:
+        values = await rt.redis.hgetall(unread_key(rt, principal.user_id))
+        if values:
+            return sum(int(v) for k, v in values.items() if k not in (_BUILT, _BUILT.encode()))
+        counts = await rebuild_unread(session, rt, user_id=principal.user_id)
+    except RedisError as exc:
+        log.warning("unread counters unavailable, counting in PostgreSQL: %s", exc)
+        counts = await _unread_from_db(session, principal.user_id)
+    return sum(counts.values())
+
+
 async def _bump_unread(rt: MessagingRuntime, user_ids: list[uuid.UUID], conv_id: uuid.UUID) -> None:
     if user_ids:
         await rt.redis.eval(

@@ -412,10 +412,11 @@ async def calendar_link(request: Request, who: Viewer, *, rotate: bool = False) 
 SETTINGS_NOTICES = {
     "saved": "Saved.",
     "rotated": "You have a new calendar link; the old one no longer works.",
+    "notifications": "Your notification settings are saved.",
 }
 
 
-async def _settings_view(request: Request, who: Viewer, **context: Any) -> Response:
+async def settings_view(request: Request, who: Viewer, **context: Any) -> Response:
     sections = [p for p in SETTINGS_SECTIONS if who.role in p.roles]
     data: dict[str, dict[str, Any]] = {}
     if sections:
@@ -437,7 +438,7 @@ async def _settings_view(request: Request, who: Viewer, **context: Any) -> Respo
 
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(request: Request, who: SignedIn) -> Response:
-    return await _settings_view(request, who)
+    return await settings_view(request, who)
 
 
 @router.post("/settings", response_class=HTMLResponse)
@@ -455,7 +456,7 @@ async def save_settings(
     try:
         changes = UpdateMeIn(first_name=first_name, last_name=last_name)
     except ValidationError as exc:
-        return await _settings_view(
+        return await settings_view(
             request,
             who,
             status_code=422,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fitsync.web import coach, member, owner, pages
+from fitsync.web import coach, member, owner, pages, talk
 
 router = APIRouter(include_in_schema=False)
-for module in (pages, member, coach, owner):
+for module in (pages, member, coach, owner, talk):
     router.include_router(module.router)

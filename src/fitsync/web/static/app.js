@@ -1,4 +1,4 @@
-// FitSync's own few lines: live seat counts, builder rows, copy buttons.
+// FitSync's own few lines: live seat counts and messages, builder rows, copy buttons.
 (() => {
   "use strict";
   // Live seats on the timetable (Server-Sent Events, same-site cookie session).
@@ -39,6 +39,46 @@
     });
     document.body.addEventListener("htmx:afterSwap", sync);
     sync();
+  }
+  // Messages: new rows appear live (Server-Sent Events on the viewer's own channel).
+  const thread = document.getElementById("thread");
+  const inbox = document.getElementById("conversations");
+  const feed = (thread && !thread.hasAttribute("data-paused") && thread.dataset.live) || (inbox && inbox.dataset.live);
+  if (feed && "EventSource" in window) {
+    const source = new EventSource(feed);
+    let busy = false, again = false;
+    const refresh = async () => {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        if (thread) {
+          const last = thread.querySelector("li.msg:last-of-type");
+          const url = `/messages/${thread.dataset.conversation}/rows` + (last ? `?after=${last.dataset.id}` : "");
+          const response = await fetch(url, { credentials: "same-origin" });
+          if (response.ok) {
+            const holder = document.createElement("template");
+            holder.innerHTML = (await response.text()).trim();
+            holder.content.querySelectorAll("li.msg").forEach((li) => {
+              if (!document.getElementById(li.id)) { li.classList.add("fresh"); thread.appendChild(li); }
+            });
+            const empty = document.getElementById("thread-empty");
+            if (empty) empty.remove();
+            thread.lastElementChild?.scrollIntoView({ block: "nearest" });
+          }
+        } else {
+          const response = await fetch(inbox.dataset.refresh, { credentials: "same-origin" });
+          if (response.ok) inbox.innerHTML = await response.text();
+        }
+      } finally {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      }
+    };
+    source.addEventListener("message", (event) => {
+      const change = JSON.parse(event.data);
+      if (!thread || change.conversation_id === thread.dataset.conversation) refresh();
+    });
+    window.addEventListener("pagehide", () => source.close());
   }
   // Copy buttons.
   document.querySelectorAll("[data-copy]").forEach((button) => {

@@ -7,11 +7,14 @@ import uuid
 
 from playwright.sync_api import Browser, Page, expect
 
+from tests.notifications.conftest import Browser as PushDevice
 from tests.web.conftest import go, log_in, shot, sign_up
 
 
 def _tab(browser: Browser, base_url: str) -> Page:
-    return browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 860}).new_page()
+    return browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 860}
+    ).new_page()
 
 
 def test_new_member_messages_the_front_desk_and_both_see_replies_live(
@@ -84,10 +87,12 @@ def test_a_conversation_of_another_gym_is_a_404(browser: Browser, base_url: str)
         expect(alex).to_have_url(re.compile(r"/messages/[0-9a-f-]{36}$"))
         log_in(mia, "mia@harbouryoga.example.com")
         response = mia.goto(alex.url)
-        assert response is not None and response.status == 404
+        assert response is not None
+        assert response.status == 404
         expect(mia.get_by_role("heading", level=1)).to_have_text("Not found")
         response = mia.goto(alex.url + "/rows?after=" + str(uuid.uuid4()))
-        assert response is not None and response.status == 404
+        assert response is not None
+        assert response.status == 404
     finally:
         alex.context.close()
         mia.context.close()
@@ -118,3 +123,35 @@ def test_notification_settings_are_kept_and_errors_shown_by_the_field(page: Page
     expect(page.get_by_label("Quiet until")).to_have_value("07:00")
     expect(page.get_by_label("Mobile number (for text messages)")).to_have_value("+447700900123")
     shot(page, "settings-notifications")
+
+
+POST_JSON = """async ([path, body, token]) => {
+  const r = await fetch(path, {method: "POST", body: JSON.stringify(body),
+    headers: {"content-type": "application/json", "X-CSRF-Token": token}});
+  return [r.status, (r.headers.get("content-type") || "").includes("json") ? await r.json() : null];
+}"""
+
+
+def test_push_is_turned_on_for_a_browser_and_off_again(page: Page) -> None:
+    sign_up(page, "Pia", "Pushy", f"pia-{uuid.uuid4().hex[:6]}@example.com")
+    page.goto("/settings")
+    status = page.locator("#push [data-status]")
+    expect(status).to_have_text("No device of yours gets push notifications yet.")
+    token = page.locator("#push").get_attribute("data-csrf")
+    assert page.locator("#push").get_attribute("data-key")  # the VAPID key for subscribe()
+    # What the page's script sends after pushManager.subscribe() (Chromium's own push
+    # service is on the internet, out of reach here).
+    sub = {"endpoint": "https://push.example.com/send/abc", "keys": PushDevice.new().keys()}
+    assert page.evaluate(POST_JSON, ["/settings/push", sub, "forged"]) == [403, None]
+    assert page.evaluate(POST_JSON, ["/settings/push", sub, token]) == [201, {"devices": 1}]
+    assert page.evaluate(POST_JSON, ["/settings/push", sub, token]) == [200, {"devices": 1}]
+    bad = {"endpoint": "http://evil.example.com/x", "keys": sub["keys"]}
+    assert page.evaluate(POST_JSON, ["/settings/push", bad, token])[0] == 422
+    page.reload()
+    expect(status).to_have_text("Push notifications reach 1 device of yours.")
+    off = ["/settings/push/off", {"endpoint": sub["endpoint"]}, token]
+    assert page.evaluate(POST_JSON, off) == [200, {"devices": 0}]
+    worker = page.request.get("/sw.js")
+    assert worker.ok
+    assert "javascript" in worker.headers["content-type"]
+    assert "showNotification" in worker.text()

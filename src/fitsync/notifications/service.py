@@ -568,6 +568,28 @@ async def delete_push_subscription(
         raise NotFound("No such push subscription")
 
 
+async def push_devices(session: AsyncSession, *, principal: Principal) -> int:
+    """How many devices (push subscriptions) the caller has."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(PushSubscription)
+        .where(PushSubscription.user_id == principal.user_id)
+    )
+    return int(found or 0)
+
+
+async def forget_push_endpoint(
+    session: AsyncSession, *, principal: Principal, endpoint: str
+) -> bool:
+    """Remove the caller's subscription of one device (the browser knows its endpoint)."""
+    result = await session.execute(
+        delete(PushSubscription)
+        .where(PushSubscription.user_id == principal.user_id, PushSubscription.endpoint == endpoint)
+        .returning(PushSubscription.id)
+    )
+    return result.first() is not None
+
+
 # -- the inbox ------------------------------------------------------------------------
 
 

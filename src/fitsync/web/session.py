@@ -22,6 +22,7 @@ from fitsync.kernel.db import transaction
 from fitsync.kernel.errors import Forbidden, Unauthorized
 
 ACCESS, REFRESH, CSRF = "fs_access", "fs_refresh", "fs_csrf"
+CSRF_HEADER = "X-CSRF-Token"  # how scripts (and htmx) send the token instead of a form field
 
 
 @dataclass

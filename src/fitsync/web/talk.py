@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,7 @@ from fitsync.messaging.schemas import ConversationOut, MessageIn, MessageOut
 from fitsync.messaging.service import MessagingRuntime
 from fitsync.notifications import domain as notify
 from fitsync.notifications import service as notifications
-from fitsync.notifications.schemas import PreferencesIn
+from fitsync.notifications.schemas import PreferencesIn, PushSubscriptionIn
 from fitsync.training import public as training
 from fitsync.web import pages
 from fitsync.web.member import cursor_page
@@ -43,7 +44,7 @@ from fitsync.web.pages import (
     render,
     work,
 )
-from fitsync.web.session import check_csrf
+from fitsync.web.session import CSRF_HEADER, check_csrf
 
 router = APIRouter(include_in_schema=False)
 MEMBERS = frozenset({CLIENT, TRAINER, OWNER})  # platform admins belong to no gym
@@ -353,6 +354,8 @@ async def _preferences(request: Request, who: Viewer, session: AsyncSession) -> 
     prefs = await notifications.get_preferences(session, principal=who.principal)
     return {
         "prefs": prefs,
+        "push_key": request.app.state.container.notifications.vapid_public_key,
+        "devices": await notifications.push_devices(session, principal=who.principal),
         "events": [(t, EVENT_LABELS.get(t, t), notify.SPECS[t].urgent) for t in notify.EVENT_TYPES],
         "channels": CHANNEL_LABELS,
     }
@@ -415,3 +418,55 @@ async def save_notifications(request: Request, who: SignedIn) -> Response:
             request, who, status_code=exc.status, errors={"notifications": exc.detail}
         )
     return redirect(request, "/settings?notice=notifications#notifications")
+
+
+# -- push on this device --------------------------------------------------------------
+
+SERVICE_WORKER = Path(__file__).parent / "static" / "sw.js"
+
+
+@router.get("/sw.js")
+async def service_worker() -> FileResponse:
+    """The service worker that shows push notifications (served at the root for its scope)."""
+    return FileResponse(
+        SERVICE_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.post("/settings/push")
+async def turn_on_push(request: Request, who: SignedIn) -> JSONResponse:
+    """Keep this browser's push subscription (``PushSubscription.toJSON()``)."""
+    check_csrf(request, request.headers.get(CSRF_HEADER))
+    _member(who)
+    try:
+        body = PushSubscriptionIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise Invalid(next(iter(field_errors(exc).values()), "Not a push subscription")) from None
+    async with work(request, who) as session:
+        _, created = await notifications.add_push_subscription(
+            session,
+            principal=who.principal,
+            endpoint=body.endpoint,
+            p256dh=body.keys.p256dh,
+            auth=body.keys.auth,
+            user_agent=request.headers.get("user-agent"),
+        )
+        devices = await notifications.push_devices(session, principal=who.principal)
+    return JSONResponse({"devices": devices}, status_code=201 if created else 200)
+
+
+@router.post("/settings/push/off")
+async def turn_off_push(request: Request, who: SignedIn) -> JSONResponse:
+    """Forget this browser's subscription (``{"endpoint": ...}``)."""
+    check_csrf(request, request.headers.get(CSRF_HEADER))
+    _member(who)
+    try:
+        endpoint = str(json.loads(await request.body())["endpoint"])
+    except (ValueError, KeyError, TypeError):
+        raise Invalid("Send the subscription's endpoint") from None
+    async with work(request, who) as session:
+        await notifications.forget_push_endpoint(
+            session, principal=who.principal, endpoint=endpoint
+        )
+        devices = await notifications.push_devices(session, principal=who.principal)
+    return JSONResponse({"devices": devices})

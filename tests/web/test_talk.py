@@ -155,3 +155,47 @@ def test_push_is_turned_on_for_a_browser_and_off_again(page: Page) -> None:
     assert worker.ok
     assert "javascript" in worker.headers["content-type"]
     assert "showNotification" in worker.text()
+
+
+def test_notifications_reach_the_home_page_and_lead_to_the_booking(page: Page) -> None:
+    sign_up(page, "Ines", "Informed", f"ines-{uuid.uuid4().hex[:6]}@example.com")
+    page.goto("/classes")
+    row = page.locator("li.class-row").filter(has=page.get_by_role("button", name="Book")).first
+    title = row.locator(".what strong").inner_text()
+    row.get_by_role("button", name="Book").click()
+    expect(page.get_by_role("status")).to_contain_text("You're booked in")
+    card = page.locator("article", has=page.get_by_role("heading", name="Notifications"))
+    booked = card.get_by_role("link", name=f"Booked: {title}")
+    for _ in range(30):  # the worker delivers in-app notifications within moments
+        page.goto("/")
+        if booked.count():
+            break
+        page.wait_for_timeout(500)
+    expect(booked).to_be_visible()
+    link = page.get_by_role("link", name=f"Booked: {title}")
+    expect(card.locator("li.unread", has=link)).to_contain_text("New")
+    shot(page, "home-notifications")
+    booked.click()
+    expect(page).to_have_url(re.compile(r"/classes/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    page.goto("/notifications")
+    expect(
+        page.locator("li", has=page.get_by_role("link", name=f"Booked: {title}"))
+    ).not_to_contain_text("New")
+    if page.get_by_role("button", name="Mark all as read").count():
+        page.get_by_role("button", name="Mark all as read").click()
+    expect(page.get_by_text("All read")).to_be_visible()
+
+
+def test_links_in_emails_lead_to_pages(page: Page) -> None:
+    log_in(page, "alex@ironoak.example.com")
+    page.goto("/settings/notifications")
+    expect(page).to_have_url(re.compile(r"/settings#notifications$"))
+    page.goto("/messages")
+    conversation = page.locator("#conversations").get_by_role("link", name="Marco Reyes")
+    conversation_id = (conversation.get_attribute("href") or "").rsplit("/", 1)[-1]
+    page.goto(f"/conversations/{conversation_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Marco Reyes")
+    response = page.goto(f"/bookings/{uuid.uuid4()}")
+    assert response is not None
+    assert response.status == 404

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -27,7 +28,8 @@ from fitsync.messaging.schemas import ConversationOut, MessageIn, MessageOut
 from fitsync.messaging.service import MessagingRuntime
 from fitsync.notifications import domain as notify
 from fitsync.notifications import service as notifications
-from fitsync.notifications.schemas import PreferencesIn, PushSubscriptionIn
+from fitsync.notifications.schemas import NotificationPage, PreferencesIn, PushSubscriptionIn
+from fitsync.scheduling import public as scheduling
 from fitsync.training import public as training
 from fitsync.web import pages
 from fitsync.web.member import cursor_page
@@ -334,6 +336,69 @@ async def _inbox_panel(request: Request, who: Viewer, session: AsyncSession) -> 
 pages.HOME_PANELS.append(HomePanel(MEMBERS, "panels/messages.html", _inbox_panel))
 
 
+# -- in-app notifications -------------------------------------------------------------
+
+
+def _items(page: NotificationPage) -> list[dict[str, Any]]:
+    return [{"n": n, "href": f"/notifications/{n.id}/open"} for n in page.items]
+
+
+async def _notifications_panel(
+    request: Request, who: Viewer, session: AsyncSession
+) -> dict[str, Any]:
+    found = await notifications.list_inbox(
+        session, principal=who.principal, page=cursor_page(None, 5)
+    )
+    return {"items": _items(found), "unread": found.unread}
+
+
+pages.HOME_PANELS.append(HomePanel(MEMBERS, "panels/notifications.html", _notifications_panel))
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(
+    request: Request, who: SignedIn, cursor: str | None = None
+) -> Response:
+    async with work(request, who) as session:
+        found = await notifications.list_inbox(
+            session, principal=who.principal, page=cursor_page(cursor, LIST_PAGE)
+        )
+    return await render(
+        request,
+        "notifications.html",
+        items=_items(found),
+        unread=found.unread,
+        next_cursor=found.next_cursor,
+    )
+
+
+@router.get("/notifications/{notification_id}/open")
+async def open_notification(
+    request: Request, notification_id: uuid.UUID, who: SignedIn
+) -> Response:
+    """Mark it read and go where it points (a path of this site only)."""
+    async with work(request, who) as session:
+        item = await notifications.mark_read(
+            session, principal=who.principal, notification_id=notification_id
+        )
+    target = urlsplit(str(item.data.get("url") or "/"))
+    path = target.path if target.path.startswith("/") and not target.path.startswith("//") else "/"
+    return redirect(request, path + (f"?{target.query}" if target.query else ""))
+
+
+@router.post("/notifications/read-all")
+async def read_all_notifications(
+    request: Request,
+    who: SignedIn,
+    csrf_token: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/",
+) -> Response:
+    check_csrf(request, csrf_token)
+    async with work(request, who) as session:
+        await notifications.mark_all_read(session, principal=who.principal)
+    return redirect(request, back if back in ("/", "/notifications") else "/")
+
+
 # -- notification settings ------------------------------------------------------------
 
 EVENT_LABELS = {
@@ -470,3 +535,39 @@ async def turn_off_push(request: Request, who: SignedIn) -> JSONResponse:
         )
         devices = await notifications.push_devices(session, principal=who.principal)
     return JSONResponse({"devices": devices})
+
+
+# -- where the links in emails and push notifications lead ----------------------------
+
+
+@router.get("/settings/notifications")
+async def notification_settings_link(request: Request, who: SignedIn) -> Response:
+    return redirect(request, "/settings#notifications")
+
+
+@router.get("/conversations/{conversation_id}")
+async def conversation_link(
+    request: Request, conversation_id: uuid.UUID, who: SignedIn
+) -> Response:
+    return redirect(request, f"/messages/{conversation_id}")
+
+
+@router.get("/programs/{program_id}")
+async def program_link(request: Request, program_id: uuid.UUID, who: SignedIn) -> Response:
+    return redirect(request, "/plan" if who.role == CLIENT else "/builder")
+
+
+@router.get("/progress/achievements")
+async def achievements_link(request: Request, who: SignedIn) -> Response:
+    return redirect(request, "/progress")
+
+
+@router.get("/bookings/{booking_id}")
+async def booking_link(request: Request, booking_id: uuid.UUID, who: SignedIn) -> Response:
+    """A booking's page: its class, or the home page (1:1 sessions are listed there)."""
+    async with work(request, who) as session:
+        booking = await scheduling.get_booking(session, booking_id)
+    mine = booking is not None and who.principal.user_id in (booking.client_id, booking.trainer_id)
+    if booking is None or not (mine or who.role == OWNER):
+        raise NotFound("No such booking")
+    return redirect(request, f"/classes/{booking.class_id}" if booking.class_id else "/")

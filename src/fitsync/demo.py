@@ -133,7 +133,11 @@ async def _gym(session: AsyncSession, name: str, tz: str, currency: str, address
     gym = (await session.execute(select(Gym).where(Gym.name == name))).scalar_one_or_none()
     if gym is None:
         branding = (
-            {"primary_color": "#14532d", "accent_color": "#d97706"}
+            {
+                "primary_color": "#14532d",
+                "accent_color": "#d97706",
+                "logo_url": "/static/logos/iron-oak.svg",
+            }
             if name == DEMO_GYM
             else {"primary_color": "#1e3a8a", "accent_color": "#0891b2"}
         )

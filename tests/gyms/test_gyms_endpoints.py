@@ -110,6 +110,16 @@ async def test_owner_updates_settings_partially(
     assert body["settings"]["session_buffer_minutes"] == 15
     assert body["branding"]["primary_color"] == "#112233"
 
+    logo = "https://cdn.example.com/iron-oak.png"
+    third = await client.patch(
+        f"/gyms/{gym}", headers=owner.headers, json={"branding": {"logo_url": logo}}
+    )
+    assert third.json()["branding"] == {
+        "primary_color": "#112233",
+        "accent_color": "#f59e0b",
+        "logo_url": logo,
+    }
+
 
 @pytest.mark.parametrize(
     "patch",
@@ -117,6 +127,8 @@ async def test_owner_updates_settings_partially(
         {"settings": {"cancellation_window_hours": -1}},
         {"settings": {"surprise": 1}},
         {"branding": {"primary_color": "red"}},
+        {"branding": {"logo_url": "javascript:alert(1)"}},
+        {"branding": {"logo_url": "//elsewhere.example.com/logo.png"}},
         {"member_count": 1000},
         {"id": "00000000-0000-0000-0000-000000000000"},
     ],

@@ -12,8 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitsync.bootstrap import Container
+from fitsync.gyms.models import Gym
 from fitsync.kernel import outbox
 from fitsync.kernel.auth import Role
+from fitsync.kernel.db import transaction
 from fitsync.kernel.outbox import Event, EventBus, consume_once
 from fitsync.notifications import domain
 from fitsync.notifications import public as notifications
@@ -99,6 +101,23 @@ async def test_welcome_email_is_multipart_with_headers_branding_and_links(
     assert 'href="http://testserver/"' in html_text
     assert "Iron &amp; Oak" in html_text  # the gym's name, escaped in HTML
     assert "#0f766e" in html_text  # the gym's default primary colour
+
+
+async def test_a_logo_on_this_site_gets_an_absolute_address_in_email(
+    container: Container, rt: NotificationsRuntime, smtp: SmtpServer
+) -> None:
+    gym_id = await make_gym(container)
+    async with transaction(container.sessionmaker, all_gyms=True) as session:
+        gym = await session.get(Gym, gym_id)
+        assert gym is not None
+        gym.branding = {**gym.branding, "logo_url": "/static/logos/iron-oak.svg"}
+    account = await make_user(container, gym_id=gym_id)
+    await publish(container, _booking(gym_id, account.id))
+    await deliver(container, rt)
+
+    html = smtp.received[0].message.get_body(("html",))
+    assert html is not None
+    assert 'src="http://testserver/static/logos/iron-oak.svg"' in html.get_content()
 
 
 async def test_user_content_is_escaped_in_html_but_plain_in_text(

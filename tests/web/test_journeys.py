@@ -63,7 +63,23 @@ def test_owner_changes_gym_settings(page: Page) -> None:
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
     expect(page.get_by_label("Cancellation window (hours)")).to_have_value("6")
+    logo = page.locator(".topbar img.logo-img")
+    expect(logo).to_have_attribute("src", "/static/logos/iron-oak.svg")
+    assert logo.evaluate("img => img.naturalWidth") > 0  # the demo logo is served
     shot(page, "gym-owner-dashboard")
+
+    page.get_by_label("Cancellation window (hours)").fill("8")
+    page.get_by_label("Logo URL").fill("javascript:alert(1)")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#e-logo_url")).to_contain_text("http(s) address")
+    expect(page.get_by_label("Cancellation window (hours)")).to_have_value("8")  # kept
+    page.get_by_role("link", name="Gym", exact=True).click()
+    expect(page.get_by_label("Cancellation window (hours)")).to_have_value("6")  # not saved
+
+    page.get_by_label("Logo URL").fill("/static/logos/iron-oak.svg?v=2")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(logo).to_have_attribute("src", "/static/logos/iron-oak.svg?v=2")
 
 
 def test_admin_creates_a_gym_whose_pages_other_gyms_cannot_open(page: Page) -> None:

@@ -34,6 +34,15 @@ def valid_currency(code: str) -> str:
     return code
 
 
+def valid_logo_url(url: str | None) -> str | None:
+    """An image address pages and emails can show: http(s), or a path on this site."""
+    if not url:
+        return None
+    if not re.fullmatch(r"(https?://[^\s\"'<>]+|/(?!/)[^\s\"'<>]*)", url):
+        raise ValueError("must be an http(s) address of an image, or a path such as /logo.svg")
+    return url
+
+
 Timezone = Annotated[str, AfterValidator(valid_timezone)]
 Currency = Annotated[str, AfterValidator(valid_currency)]
 
@@ -43,7 +52,9 @@ class Branding(BaseModel):
 
     primary_color: str = Field(default="#0f766e", pattern=_HEX_COLOR)
     accent_color: str = Field(default="#f59e0b", pattern=_HEX_COLOR)
-    logo_url: str | None = Field(default=None, max_length=500)
+    logo_url: Annotated[str | None, AfterValidator(valid_logo_url)] = Field(
+        default=None, max_length=500
+    )
 
 
 class GymSettings(BaseModel):

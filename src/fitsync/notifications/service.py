@@ -229,6 +229,9 @@ def _links(rt: NotificationsRuntime, event_type: str, data: dict[str, Any]) -> d
 
 def _outgoing(rt: NotificationsRuntime, d: _Claimed) -> Outgoing:
     context = {**d.context, "links": _links(rt, d.event_type, d.context.get("data") or {})}
+    gym = context.get("gym") or {}
+    if str(gym.get("logo_url") or "").startswith("/"):  # a path on this site: absolute in mail
+        context["gym"] = {**gym, "logo_url": rt.public_url.rstrip("/") + gym["logo_url"]}
     rendered = rt.renderer.render(d.event_type, str(context.get("locale") or "en"), context)
     return Outgoing(
         delivery_id=d.id,

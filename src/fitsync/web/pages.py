@@ -537,6 +537,7 @@ async def save_gym(
     session_buffer_minutes: Annotated[str, Form()] = "",
     primary_color: Annotated[str, Form()] = "",
     accent_color: Annotated[str, Form()] = "",
+    logo_url: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
@@ -549,7 +550,11 @@ async def save_gym(
                     "cancellation_window_hours": cancellation_window_hours,
                     "session_buffer_minutes": session_buffer_minutes,
                 },
-                "branding": {"primary_color": primary_color, "accent_color": accent_color},
+                "branding": {
+                    "primary_color": primary_color,
+                    "accent_color": accent_color,
+                    "logo_url": logo_url.strip() or None,
+                },
             }
         )
         async with _gym_session(request, who) as session:
@@ -560,7 +565,18 @@ async def save_gym(
                 changes=changes.model_dump(exclude_unset=True),
             )
     except (ValidationError, Invalid) as exc:
-        return await _owner_page(request, who, gym_id, 422, errors=field_errors(exc))
+        submitted = {
+            "name": name,
+            "timezone": timezone,
+            "cancellation_window_hours": cancellation_window_hours,
+            "session_buffer_minutes": session_buffer_minutes,
+            "primary_color": primary_color,
+            "accent_color": accent_color,
+            "logo_url": logo_url,
+        }
+        return await _owner_page(
+            request, who, gym_id, 422, errors=field_errors(exc), gym_values=submitted
+        )
     return redirect(request, f"/gyms/{gym_id}?saved=1")
 
 

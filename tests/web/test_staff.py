@@ -160,3 +160,32 @@ def test_owner_of_another_gym_gets_404_for_its_schedule(page: Page) -> None:
     response = page.goto(href)
     assert response is not None
     assert response.status == 404
+
+
+def test_owner_pages_through_members_and_messages_one(page: Page) -> None:
+    log_in(page, "owner@ironoak.example.com")
+    go(page, "Members")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Members")
+    members_url = page.url
+    page.goto(members_url + "?limit=5")
+    first = page.locator("tbody tr td:first-child").all_inner_texts()
+    assert len(first) == 5
+    page.get_by_role("link", name="Next page").click()
+    second = page.locator("tbody tr td:first-child").all_inner_texts()
+    assert len(second) == 5
+    assert not set(first) & set(second)
+    page.get_by_role("link", name="First page").click()
+    assert page.locator("tbody tr td:first-child").all_inner_texts() == first
+
+    page.goto(members_url)
+    expect(page.locator("tbody")).not_to_contain_text("marco@ironoak.example.com")  # staff
+    shot(page, "gym-members")
+    page.get_by_role("button", name="Message Alex").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Alex")
+    assert "/messages/" in page.url
+
+    log_out(page)
+    log_in(page, "hana@harbouryoga.example.com")
+    response = page.goto(members_url)
+    assert response is not None
+    assert response.status == 404

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fitsync.billing import reports
 from fitsync.gyms import service as gyms_service
 from fitsync.identity import public as identity
+from fitsync.identity import service as identity_service
 from fitsync.kernel import clock
+from fitsync.kernel.auth import Role
 from fitsync.kernel.errors import Conflict, Forbidden, Invalid
 from fitsync.kernel.pagination import PageParams
 from fitsync.scheduling import service as scheduling
@@ -103,6 +105,36 @@ pages.DASHBOARD_PANELS.append(
     HomePanel(frozenset({OWNER}), "panels/owner_dashboard.html", _dashboard)
 )
 pages.HOME_PANELS.append(HomePanel(frozenset({OWNER}), "panels/owner_today.html", _owner_home))
+
+
+# -- members ----------------------------------------------------------------------------
+
+MEMBERS_PAGE = 25
+
+
+@router.get("/gyms/{gym_id}/members", response_class=HTMLResponse)
+async def gym_members(
+    request: Request,
+    gym_id: uuid.UUID,
+    who: SignedIn,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = MEMBERS_PAGE,
+) -> Response:
+    """The gym's clients, oldest first, a page at a time, each with a Message button."""
+    async with work(request, who) as session:
+        gym = await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
+        owner_only(who)
+        found = await identity_service.list_users(
+            session,
+            principal=who.principal,
+            role=Role.client,
+            page=cursor_page(cursor, limit),
+            gym_id=gym.id,
+        )
+    size = "" if limit == MEMBERS_PAGE else f"limit={limit}&"
+    return await render(
+        request, "gym_members.html", gym=gym, members=found, cursor=cursor, size=size
+    )
 
 
 # -- the class schedule -----------------------------------------------------------------

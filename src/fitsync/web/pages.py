@@ -71,6 +71,7 @@ NAV: list[NavItem] = [
     NavItem("Availability", "/availability", frozenset({TRAINER})),
     NavItem("Gym", "/gyms/{gym_id}", frozenset({OWNER})),
     NavItem("Timetable", "/gyms/{gym_id}/classes", frozenset({OWNER})),
+    NavItem("Members", "/gyms/{gym_id}/members", frozenset({OWNER})),
     NavItem("Admin", "/admin", frozenset({ADMIN})),
 ]
 

@@ -103,6 +103,24 @@ def test_admin_creates_a_gym_whose_pages_other_gyms_cannot_open(page: Page) -> N
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
 
 
+def test_admin_pages_gyms_and_users_separately(page: Page) -> None:
+    log_in(page, "admin@fitsync.example.com")
+    page.goto("/admin?limit=1")
+    gyms = page.locator("section", has=page.get_by_role("heading", name="Gyms")).locator("tbody")
+    users = page.locator("section", has=page.get_by_role("heading", name="Users")).locator("tbody")
+    first_gym, first_user = gyms.inner_text(), users.inner_text()
+    page.get_by_role("link", name="More gyms").click()
+    second_gym = gyms.inner_text()
+    assert second_gym != first_gym
+    assert users.inner_text() == first_user  # the other list stays where it was
+    page.get_by_role("link", name="More users").click()
+    assert users.inner_text() != first_user
+    assert gyms.inner_text() == second_gym
+    page.get_by_role("link", name="First gyms").click()
+    assert gyms.inner_text() == first_gym
+    assert "limit=1" in page.url
+
+
 def test_pages_work_at_phone_width(phone: Page) -> None:
     log_in(phone, "alex@ironoak.example.com")
     expect(phone.get_by_role("heading", level=1)).to_have_text("Hello, Alex")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.gyms.models import Gym
@@ -14,7 +14,8 @@ from fitsync.identity import public as identity
 from fitsync.kernel import clock
 from fitsync.kernel.auth import Principal, Role
 from fitsync.kernel.db import set_tenant
-from fitsync.kernel.errors import Forbidden, NotFound
+from fitsync.kernel.errors import Forbidden, Invalid, NotFound
+from fitsync.kernel.pagination import Page, PageParams, encode_cursor
 
 
 async def create_gym(
@@ -113,6 +114,23 @@ async def list_gyms(session: AsyncSession) -> list[GymSummary]:
     await set_tenant(session, None, all_gyms=True)
     rows = await session.execute(select(Gym).order_by(Gym.name, Gym.id).limit(500))
     return [GymSummary.model_validate(g) for g in rows.scalars()]
+
+
+async def gyms_page(session: AsyncSession, page: PageParams) -> Page[GymSummary]:
+    """The directory by name, a page at a time (the admin console)."""
+    await set_tenant(session, None, all_gyms=True)
+    query = select(Gym).order_by(Gym.name, Gym.id).limit(page.limit + 1)
+    if page.after:
+        try:
+            name, after_id = str(page.after[0]), uuid.UUID(str(page.after[1]))
+        except (ValueError, IndexError):
+            raise Invalid("malformed cursor", loc=["query", "cursor"]) from None
+        query = query.where(tuple_(Gym.name, Gym.id) > (name, after_id))
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    cursor = encode_cursor([rows[-1].name, str(rows[-1].id)]) if more else None
+    return Page[GymSummary](items=[GymSummary.model_validate(g) for g in rows], next_cursor=cursor)
 
 
 async def count_member(session: AsyncSession, *, gym_id: uuid.UUID, role: str) -> None:

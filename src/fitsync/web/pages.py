@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -621,34 +621,77 @@ async def invite_staff(
 # -- admin -----------------------------------------------------------------------------
 
 
+ADMIN_PAGE = 50
+
+
 @router.get("/admin", response_class=HTMLResponse)
-async def admin_page(request: Request, who: SignedIn, cursor: str | None = None) -> Response:
-    return await _admin_view(request, who, cursor)
+async def admin_page(
+    request: Request,
+    who: SignedIn,
+    cursor: str | None = None,
+    gyms: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = ADMIN_PAGE,
+) -> Response:
+    return await _admin_view(request, who, cursor, gyms_cursor=gyms, limit=limit)
 
 
 async def _admin_view(
-    request: Request, who: Viewer, cursor: str | None = None, status_code: int = 200, **extra: Any
+    request: Request,
+    who: Viewer,
+    cursor: str | None = None,
+    status_code: int = 200,
+    gyms_cursor: str | None = None,
+    limit: int = ADMIN_PAGE,
+    **extra: Any,
 ) -> Response:
     if not who.principal.is_admin:
         raise Forbidden("Only platform admins can open this page")
     container = request.app.state.container
     async with transaction(container.sessionmaker, all_gyms=True) as session:
-        directory = await gyms_service.list_gyms(session)
+        directory = await gyms_service.gyms_page(
+            session,
+            PageParams(limit=limit, after=decode_cursor(gyms_cursor) if gyms_cursor else None),
+        )
         users = await identity.list_users(
             session,
             principal=who.principal,
             role=None,
-            page=PageParams(limit=50, after=decode_cursor(cursor) if cursor else None),
+            page=PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None),
         )
     return await render(
         request,
         "admin.html",
         status_code=status_code,
         gyms=directory,
+        gyms_cursor=gyms_cursor,
         users=users,
+        users_cursor=cursor,
+        pager=_admin_pager(gyms_cursor, directory.next_cursor, cursor, users.next_cursor, limit),
         roles=[r.value for r in Role],
         **extra,
     )
+
+
+def _admin_pager(
+    gyms_at: str | None,
+    gyms_next: str | None,
+    users_at: str | None,
+    users_next: str | None,
+    limit: int,
+) -> dict[str, str | None]:
+    """Links that page one list of the console and keep the other where it is."""
+
+    def link(gyms: str | None, users: str | None) -> str:
+        query = {"gyms": gyms, "cursor": users, "limit": None if limit == ADMIN_PAGE else limit}
+        kept = urlencode({k: v for k, v in query.items() if v})
+        return f"/admin?{kept}" if kept else "/admin"
+
+    return {
+        "first_gyms": link(None, users_at) if gyms_at else None,
+        "more_gyms": link(gyms_next, users_at) if gyms_next else None,
+        "first_users": link(gyms_at, None) if users_at else None,
+        "more_users": link(gyms_at, users_next) if users_next else None,
+    }
 
 
 @router.post("/admin/gyms", response_class=HTMLResponse)

@@ -133,6 +133,14 @@ async def gyms_page(session: AsyncSession, page: PageParams) -> Page[GymSummary]
     return Page[GymSummary](items=[GymSummary.model_validate(g) for g in rows], next_cursor=cursor)
 
 
+async def names_of(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Gym names by id in one query (e.g. which gym each user of a list belongs to)."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Gym.id, Gym.name).where(Gym.id.in_(ids)))
+    return {gym_id: name for gym_id, name in rows.tuples()}
+
+
 async def count_member(session: AsyncSession, *, gym_id: uuid.UUID, role: str) -> None:
     column = Gym.member_count if role == Role.client.value else Gym.staff_count
     await session.execute(update(Gym).where(Gym.id == gym_id).values({column: column + 1}))

@@ -658,6 +658,9 @@ async def _admin_view(
             role=None,
             page=PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None),
         )
+        gym_names = await gyms_service.names_of(
+            session, {u.gym_id for u in users.items if u.gym_id}
+        )
     return await render(
         request,
         "admin.html",
@@ -666,6 +669,7 @@ async def _admin_view(
         gyms_cursor=gyms_cursor,
         users=users,
         users_cursor=cursor,
+        gym_names=gym_names,
         pager=_admin_pager(gyms_cursor, directory.next_cursor, cursor, users.next_cursor, limit),
         roles=[r.value for r in Role],
         **extra,

@@ -92,7 +92,7 @@ def test_library_searches_as_you_type_with_filters(page: Page) -> None:
 def test_trainer_sees_clients_schedule_and_edits_availability(page: Page) -> None:
     log_in(page, "marco@ironoak.example.com")
     go(page, "Clients")
-    expect(page.get_by_role("cell", name="Alex Morgan")).to_be_visible()
+    expect(page.get_by_role("cell", name="Alex Morgan", exact=True)).to_be_visible()
     shot(page, "trainer-clients")
     go(page, "Schedule")
     expect(page.get_by_text("Sunrise HIIT").first).to_be_visible()
@@ -107,6 +107,10 @@ def test_trainer_sees_clients_schedule_and_edits_availability(page: Page) -> Non
     expect(page.get_by_role("status")).to_have_text("Your hours are saved.")
     expect(page.get_by_label("Sunday to")).to_have_value("12:00")
     shot(page, "trainer-availability")
+    go(page, "Clients")
+    page.get_by_role("button", name="Message Priya").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Priya")
+    assert "/messages/" in page.url
 
 
 def test_trainer_opens_a_class_roster(page: Page) -> None:

@@ -1,8 +1,21 @@
-// FitSync's own few lines: live seat counts and messages, builder rows, copy buttons.
+// FitSync's own few lines: the phone menu, live seat counts and messages, builder rows, copy buttons.
 (() => {
   "use strict";
+  // Phone menu: the CSS hides the nav behind the button only once this has run (html.js-menu).
+  const toggle = document.querySelector(".menu-toggle");
+  const menu = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+  if (menu) {
+    const show = (open) => toggle.setAttribute("aria-expanded", String(open));
+    toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || toggle.getAttribute("aria-expanded") !== "true") return;
+      show(false);
+      if (toggle.offsetParent !== null) toggle.focus();
+    });
+    document.documentElement.classList.add("js-menu");
+  }
   // Live seats on the timetable (Server-Sent Events, same-site cookie session).
-  const timetable = document.querySelector("[data-live]");
+  const timetable = document.querySelector(".timetable[data-live]");
   if (timetable && "EventSource" in window) {
     const source = new EventSource(timetable.dataset.live);
     source.addEventListener("seats", (event) => {

@@ -134,11 +134,20 @@ def sign_up(page: Page, first: str, last: str, email: str, gym: str = "Iron & Oa
     page.wait_for_url("**/")
 
 
+def open_menu(page: Page) -> None:
+    """On a phone the navigation sits behind a Menu button: open it (elsewhere, nothing to do)."""
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
+
+
 def log_out(page: Page) -> None:
+    open_menu(page)
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/")
 
 
 def go(page: Page, label: str) -> None:
-    """Follow an entry of the main navigation."""
+    """Follow an entry of the main navigation (through the Menu button on a phone)."""
+    open_menu(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()

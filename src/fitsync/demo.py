@@ -16,6 +16,7 @@ over), so running it again changes nothing.
 from __future__ import annotations
 
 import random
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -110,7 +111,8 @@ async def seed(container: Container) -> list[DemoLogin]:
         await _people(session, container, gym.id, [ADMIN, *PEOPLE])
         await _people(session, container, other.id, OTHER_PEOPLE)
         for first, last in MEMBERS:
-            email = f"{first.lower()}.{last.lower().replace(chr(39), '')}@members.example.com"
+            local = unicodedata.normalize("NFKD", f"{first}.{last}".lower().replace("'", ""))
+            email = f"{local.encode('ascii', 'ignore').decode()}@members.example.com"
             await _people(session, container, gym.id, [(Role.client, email, first, last)])
         await set_tenant(session, None, all_gyms=True)  # create_user scoped it to one gym
         users = {

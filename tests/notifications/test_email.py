@@ -120,6 +120,24 @@ async def test_a_logo_on_this_site_gets_an_absolute_address_in_email(
     assert 'src="http://testserver/static/logos/iron-oak.svg"' in html.get_content()
 
 
+async def test_an_address_email_cannot_carry_is_given_up_at_once_with_the_reason(
+    container: Container,
+    admin_engine: AsyncEngine,
+    rt: NotificationsRuntime,
+    smtp: SmtpServer,
+) -> None:
+    gym_id = await make_gym(container)
+    email = f"mateo.garc\u00eda-{uuid.uuid4().hex[:6]}@example.com"
+    account = await make_user(container, gym_id=gym_id, email=email)
+    await deliver(container, rt)
+
+    assert smtp.received == []
+    [row] = await _deliveries(admin_engine, recipient_id=account.id, channel="email")
+    assert (row.status, row.attempts) == ("dead", 1)
+    [in_app] = await _deliveries(admin_engine, recipient_id=account.id, channel="in_app")
+    assert in_app.status == "sent"  # the other channels are not held up
+
+
 async def test_user_content_is_escaped_in_html_but_plain_in_text(
     container: Container, rt: NotificationsRuntime, smtp: SmtpServer
 ) -> None:

@@ -92,6 +92,8 @@ def build_email(message: Outgoing, *, sender: str) -> EmailMessage:
     name, address = parseaddr(sender)
     domain = address.rpartition("@")[2] or "fitsync.invalid"
     user = message.user
+    if not str(user["email"]).isascii():  # formataddr cannot; it needs SMTPUTF8 end to end
+        raise PermanentError(f"cannot send to the non-ASCII address {user['email']!r} yet")
     email = EmailMessage()
     email["Subject"] = message.rendered.title
     email["From"] = formataddr((message.gym_name or name, address))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -143,6 +144,7 @@ BookingRow = Select[*tuple[Any, ...]]  # booking and session columns
 _WAITING = aliased(Booking)
 
 
+@cache  # built once: a select is immutable (each .where() returns a new one)
 def bookings_query() -> BookingRow:
     waiting = _WAITING
     position = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -40,6 +41,10 @@ app.add_typer(events_app, name="events")
 console = Console(stderr=True)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def _stores(settings: Settings) -> Iterator[Settings]:
     """Resolve store URLs, starting embedded stores for the unset ones; migrate those."""
@@ -48,9 +53,14 @@ def _stores(settings: Settings) -> Iterator[Settings]:
         yield settings
         return
     console.print(f"[dim]Starting embedded stores in {settings.data_dir} …[/dim]")
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler
+    # found at start-up: the default one would kill us before the stores below are stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    started = False
     try:
         with embedded_stores(settings.data_dir, postgres=need_pg, redis=need_redis) as urls:
             assert urls is not None
+            started = True
             if need_pg:
                 settings.database_url = urls.database_url
                 console.print("[dim]Applying migrations …[/dim]")
@@ -58,10 +68,12 @@ def _stores(settings: Settings) -> Iterator[Settings]:
             if need_redis:
                 settings.redis_url = urls.redis_url
             yield settings
-        console.print("[dim]Embedded stores stopped.[/dim]")
     except EmbeddedError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    finally:
+        if started:  # also when leaving by Ctrl-C or SIGTERM
+            console.print("[dim]Embedded stores stopped.[/dim]")
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:

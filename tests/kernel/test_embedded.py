@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +22,8 @@ from fitsync.kernel.embedded import (
     DataDirInUse,
     EmbeddedPostgres,
     EmbeddedRedis,
+    _pid_alive,
+    _read_pid,
     embedded_stores,
 )
 
@@ -102,3 +108,44 @@ def test_stores_left_running_by_a_killed_fitsync_are_recovered(data_dir: Path) -
         assert urls is not None
         assert _pg(urls.database_url, "SELECT v FROM survived")[0][0] == 7
         assert redis.Redis.from_url(urls.redis_url).ping()
+
+
+def test_sigterm_stops_fitsync_serve_and_its_stores(data_dir: Path) -> None:
+    """`docker stop`, systemd and test fixtures send SIGTERM: nothing may be left running."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSYNC_")}
+    env["FITSYNC_DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fitsync", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "fitsync serve did not start"
+                time.sleep(0.3)
+        valkey_pid = _read_pid(data_dir / "redis" / "valkey.pid")
+        postgres_pid = _read_pid(data_dir / "postgres" / "data" / "postmaster.pid")
+        assert valkey_pid
+        assert postgres_pid
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Embedded stores stopped." in output
+    assert not _pid_alive(valkey_pid)
+    gone = time.monotonic() + 10  # pg_ctl returns once the pid file is gone, just before exit
+    while _pid_alive(postgres_pid) and time.monotonic() < gone:
+        time.sleep(0.1)
+    assert not _pid_alive(postgres_pid)

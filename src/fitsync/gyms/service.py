@@ -111,9 +111,7 @@ async def add_staff(
 
 async def list_gyms(session: AsyncSession) -> list[GymSummary]:
     """The public directory (name, time zone, currency), e.g. for choosing a gym at sign-up."""
-    await set_tenant(session, None, all_gyms=True)
-    rows = await session.execute(select(Gym).order_by(Gym.name, Gym.id).limit(500))
-    return [GymSummary.model_validate(g) for g in rows.scalars()]
+    return (await gyms_page(session, PageParams(limit=500, after=None))).items
 
 
 async def gyms_page(session: AsyncSession, page: PageParams) -> Page[GymSummary]:

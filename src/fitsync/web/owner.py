@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fitsync.billing import reports
-from fitsync.gyms import service as gyms_service
 from fitsync.identity import public as identity
 from fitsync.identity import service as identity_service
 from fitsync.kernel import clock
@@ -30,7 +29,8 @@ from fitsync.web.pages import (
     SignedIn,
     Viewer,
     field_errors,
-    owner_only,
+    owned_gym,
+    page_link,
     redirect,
     render,
     work,
@@ -122,8 +122,7 @@ async def gym_members(
 ) -> Response:
     """The gym's clients, oldest first, a page at a time, each with a Message button."""
     async with work(request, who) as session:
-        gym = await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
-        owner_only(who)
+        gym = await owned_gym(session, who, gym_id)
         found = await identity_service.list_users(
             session,
             principal=who.principal,
@@ -131,9 +130,16 @@ async def gym_members(
             page=cursor_page(cursor, limit),
             gym_id=gym.id,
         )
-    size = "" if limit == MEMBERS_PAGE else f"limit={limit}&"
+    here, size = f"/gyms/{gym.id}/members", None if limit == MEMBERS_PAGE else limit
     return await render(
-        request, "gym_members.html", gym=gym, members=found, cursor=cursor, size=size
+        request,
+        "gym_members.html",
+        gym=gym,
+        members=found,
+        first_page=page_link(here, limit=size) if cursor else None,
+        next_page=page_link(here, limit=size, cursor=found.next_cursor)
+        if found.next_cursor
+        else None,
     )
 
 
@@ -151,8 +157,7 @@ async def _schedule_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     async with work(request, who) as session:
-        gym = await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
-        owner_only(who)
+        gym = await owned_gym(session, who, gym_id)
         upcoming = await scheduling.list_classes(
             session,
             principal=who.principal,
@@ -251,8 +256,7 @@ async def create_class(request: Request, gym_id: uuid.UUID, who: SignedIn) -> Re
                 }
             )
             async with work(request, who) as session:
-                await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
-                owner_only(who)
+                await owned_gym(session, who, gym_id)
                 await scheduling.create_class(session, principal=who.principal, body=body)
         except (ValidationError, Invalid, Conflict) as exc:
             errors = field_errors(exc)
@@ -283,8 +287,7 @@ async def cancel_class(
     choice = ClassCancelIn(apply_to="series" if apply_to == "series" else "occurrence")
     try:
         async with work(request, who) as session:
-            await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
-            owner_only(who)
+            await owned_gym(session, who, gym_id)
             await scheduling.cancel_class(
                 session, principal=who.principal, class_id=class_id, apply_to=choice.apply_to
             )

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,10 @@ from fitsync.kernel.db import transaction
 from fitsync.kernel.errors import AppError, Forbidden, Invalid, RateLimited, Unauthorized
 from fitsync.kernel.pagination import PageParams, decode_cursor
 from fitsync.scheduling import feeds
+
+if TYPE_CHECKING:
+    from fitsync.gyms.models import Gym
+
 from fitsync.web.session import (
     browser_principal,
     check_csrf,
@@ -482,17 +486,25 @@ def _gym_session(request: Request, who: Viewer) -> Any:
     )
 
 
-def owner_only(who: Viewer) -> None:
+async def owned_gym(session: AsyncSession, who: Viewer, gym_id: uuid.UUID) -> Gym:
+    """The gym of an owner's page: 404 for another gym's id, 403 for its staff and members."""
+    gym = await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
     if who.principal.role not in (Role.gym_owner, Role.admin):
         raise Forbidden("Only the gym's owner can open this page")
+    return gym
+
+
+def page_link(path: str, **query: object) -> str:
+    """``path`` with the query parameters that are set (None and "" are left out)."""
+    kept = urlencode({k: v for k, v in query.items() if v not in (None, "")})
+    return f"{path}?{kept}" if kept else path
 
 
 async def _owner_page(
     request: Request, who: Viewer, gym_id: uuid.UUID, status_code: int = 200, **extra: Any
 ) -> Response:
     async with _gym_session(request, who) as session:
-        gym = await gyms_service.access_gym(session, principal=who.principal, gym_id=gym_id)
-        owner_only(who)
+        gym = await owned_gym(session, who, gym_id)
         staff = await _staff(session, who, gym_id)
         panels = [p for p in DASHBOARD_PANELS if who.role in p.roles]
         data = {p.template: await p.load(request, who, session) if p.load else {} for p in panels}
@@ -686,9 +698,9 @@ def _admin_pager(
     """Links that page one list of the console and keep the other where it is."""
 
     def link(gyms: str | None, users: str | None) -> str:
-        query = {"gyms": gyms, "cursor": users, "limit": None if limit == ADMIN_PAGE else limit}
-        kept = urlencode({k: v for k, v in query.items() if v})
-        return f"/admin?{kept}" if kept else "/admin"
+        return page_link(
+            "/admin", gyms=gyms, cursor=users, limit=None if limit == ADMIN_PAGE else limit
+        )
 
     return {
         "first_gyms": link(None, users_at) if gyms_at else None,

@@ -24,7 +24,7 @@ from fitsync.kernel import live
 from fitsync.kernel.errors import AppError, Forbidden, Invalid, NotFound
 from fitsync.messaging import events as messaging_events
 from fitsync.messaging import service as messaging
-from fitsync.messaging.schemas import ConversationOut, MessageIn, MessageOut
+from fitsync.messaging.schemas import ConversationOut, MessageIn, MessageOut, MessagePage
 from fitsync.messaging.service import MessagingRuntime
 from fitsync.notifications import domain as notify
 from fitsync.notifications import service as notifications
@@ -175,26 +175,35 @@ def _rows(messages: list[MessageOut], conv: ConversationOut) -> list[dict[str, A
     return [{"m": m, "sender": names.get(m.sender_id, "Someone")} for m in messages]
 
 
-async def _read_up_to(
-    session: AsyncSession, request: Request, who: Viewer, conv: ConversationOut, last: MessageOut
-) -> None:
-    """Mark what the viewer now sees as read (when the others wrote anything unread)."""
-    if conv.unread_count:
-        await messaging.mark_read(
-            session, _rt(request), principal=who.principal, conversation_id=conv.id, up_to=last.id
-        )
-
-
-async def _conversation(
-    session: AsyncSession, request: Request, who: Viewer, conversation_id: uuid.UUID
-) -> ConversationOut:
+async def _thread(
+    session: AsyncSession,
+    request: Request,
+    who: Viewer,
+    conversation_id: uuid.UUID,
+    *,
+    after: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
+) -> tuple[ConversationOut, MessagePage]:
+    """The conversation and a page of its messages; the viewer has then read the newest."""
+    rt = _rt(request)
     row = await messaging.access_conversation(
         session, principal=who.principal, conversation_id=conversation_id
     )
-    unread = await messaging.unread_counts(
-        session, _rt(request), principal=who.principal, ids=[row.id]
+    unread = await messaging.unread_counts(session, rt, principal=who.principal, ids=[row.id])
+    conv = messaging.conversation_out(row, unread.get(row.id, 0))
+    found = await messaging.list_messages(
+        session,
+        principal=who.principal,
+        conversation_id=conv.id,
+        after=after,
+        before=before,
+        limit=THREAD_PAGE,
     )
-    return messaging.conversation_out(row, unread.get(row.id, 0))
+    if found.items and before is None and conv.unread_count:
+        await messaging.mark_read(
+            session, rt, principal=who.principal, conversation_id=conv.id, up_to=found.items[-1].id
+        )
+    return conv, found
 
 
 async def _thread_view(
@@ -207,17 +216,7 @@ async def _thread_view(
 ) -> Response:
     _member(who)
     async with work(request, who) as session:
-        conv = await _conversation(session, request, who, conversation_id)
-        found = await messaging.list_messages(
-            session,
-            principal=who.principal,
-            conversation_id=conv.id,
-            after=None,
-            before=before,
-            limit=THREAD_PAGE,
-        )
-        if found.items and before is None:
-            await _read_up_to(session, request, who, conv, found.items[-1])
+        conv, found = await _thread(session, request, who, conversation_id, before=before)
     return await render(
         request,
         "conversation.html",
@@ -274,17 +273,7 @@ async def new_rows(
     then read them."""
     _member(who)
     async with work(request, who) as session:
-        conv = await _conversation(session, request, who, conversation_id)
-        found = await messaging.list_messages(
-            session,
-            principal=who.principal,
-            conversation_id=conv.id,
-            after=after,
-            before=None,
-            limit=THREAD_PAGE,
-        )
-        if found.items:
-            await _read_up_to(session, request, who, conv, found.items[-1])
+        conv, found = await _thread(session, request, who, conversation_id, after=after)
     return await render(request, "partials/message_rows.html", rows=_rows(found.items, conv))
 
 
